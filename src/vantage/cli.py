@@ -1,0 +1,220 @@
+"""The `vantage` command: data, train, eval, bench, report. The only module that wires packages together."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vantage import __version__
+
+app = typer.Typer(
+    help="vantage: learn and measure viewpoint-robust visual representations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Build, inspect, verify and preview multi-view datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+_PENDING = {
+    "train": "training (`vantage train ssl|classify|clip|ovt`) arrives with issues #3 (pose-aware SSL), #4 (3DTRL) "
+    "and #5 (Omniview-Tuning)",
+    "eval": "evaluation (`vantage eval pose-ssl|depth|zeroshot`) arrives with issues #3, #4 and #5",
+}
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _parse_shard(shard: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise _fail(f"--shard must look like i/n (e.g. 0/4), got {shard!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise _fail(f"--shard i/n needs 0 <= i < n, got {shard!r}")
+    return i, n
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    from vantage.config import ConfigError
+    from vantage.data import DatasetError
+    from vantage.shapes import UnknownCategoryError
+    from vantage.shapes.meshes import MeshError
+
+    return ConfigError, DatasetError, UnknownCategoryError, MeshError, FileNotFoundError
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vantage {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    """vantage: learn and measure viewpoint-robust visual representations."""
+
+
+PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Preset name (quick, default, paper) or YAML path.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a data config field: key.path=value.")]
+
+
+@data_app.command("build")
+def data_build(
+    preset: PresetOpt = "default",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: cached under $VANTAGE_HOME).")] = None,
+    overrides: SetOpt = None,
+    meshes: Annotated[Path | None, typer.Option(help="Render a user mesh folder <root>/<category>/...")] = None,
+    workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
+    shard: Annotated[str, typer.Option(help="Render only shard i of n objects, e.g. 0/4.")] = "0/1",
+    overwrite: Annotated[bool, typer.Option(help="Replace a build with a different config in --out.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Render a multi-view dataset (resumable: re-run the same command after an interruption)."""
+    from vantage.data import build_dataset, dataset_dir, load_build_config
+
+    ovr = list(overrides or []) + ([f"meshes.root={meshes}"] if meshes else [])
+    try:
+        cfg = load_build_config(preset, ovr)
+        root = out or dataset_dir(cfg)
+        res = build_dataset(
+            cfg, root, workers=workers, shard=_parse_shard(shard), overwrite=overwrite, progress=not quiet
+        )
+    except _known_errors() as e:
+        raise _fail(str(e)) from None
+    state = "complete" if res.complete else "partial (other shards pending)"
+    typer.echo(
+        f"{res.root}: {state}; rendered {res.rendered} images, skipped {res.skipped} finished objects, "
+        f"{res.seconds:.1f} s" + (f"; manifest {res.manifest_hash}" if res.manifest_hash else "")
+    )
+
+
+@data_app.command("info")
+def data_info(root: Path, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Summarise a built dataset: counts by split, domain, view set and category."""
+    from vantage.data import summarize
+
+    try:
+        s = summarize(root)
+    except _known_errors() as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        typer.echo(json.dumps(s, indent=2))
+        return
+    typer.echo(
+        f"{s['name']} at {s['root']}\n  {s['images']} images of {s['image_size']} px; manifest {s['manifest_hash']}"
+    )
+    for key in ("objects", "by_split", "by_domain", "by_view_set"):
+        typer.echo(f"  {key}: " + ", ".join(f"{k}={v}" for k, v in s[key].items()))
+    typer.echo(
+        f"  categories in: {', '.join(s['categories']['in'])}\n  categories out: {', '.join(s['categories']['out'])}"
+    )
+    typer.echo(f"  with depth: {s['with_depth']}, with mask: {s['with_mask']}")
+
+
+@data_app.command("verify")
+def data_verify(root: Path) -> None:
+    """Check every file of a dataset (exists, decodes, checksum, size); exit 1 naming each problem."""
+    from vantage.data import verify_dataset
+
+    problems = verify_dataset(root)
+    if problems:
+        for p in problems:
+            typer.echo(f"{root}/{p}", err=True)
+        raise _fail(f"{root}: {len(problems)} problem(s)")
+    typer.echo(f"{root}: OK")
+
+
+@data_app.command("preview")
+def data_preview(
+    root: Annotated[Path | None, typer.Argument(help="A built dataset (uses its config); default: the preset.")] = None,
+    preset: PresetOpt = "default",
+    out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("contact_sheet.png"),
+    instances: Annotated[int, typer.Option(help="Instances per category.")] = 3,
+    size: Annotated[int, typer.Option(help="Cell size in pixels.")] = 80,
+    categories: Annotated[list[str] | None, typer.Option("--category", help="Only these categories.")] = None,
+) -> None:
+    """Contact sheet: every category x a few instances x fixed viewpoints (front, sides, back, above)."""
+    from vantage.config import from_dict
+    from vantage.data import BuildConfig, contact_sheet, load_build_config, load_card
+
+    try:
+        if root is not None:
+            cfg = from_dict(
+                BuildConfig, load_card(root)["generator"]["config"], f"{root}/dataset.json: generator.config"
+            )
+        else:
+            cfg = load_build_config(preset)
+        path = contact_sheet(cfg, out, instances=instances, size=size, categories=categories)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"wrote {path}")
+
+
+def _pending(name: str):
+    def command(ctx: typer.Context) -> None:
+        raise _fail(f"`vantage {name}` is not built yet: {_PENDING[name]}.", code=2)
+
+    command.__doc__ = f"(not built yet) {_PENDING[name]}."
+    return command
+
+
+for _name in _PENDING:
+    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(_pending(_name))
+
+
+@app.command("bench")
+def bench(
+    preset: PresetOpt = "default",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/bench-<preset>).")] = None,
+    overrides: SetOpt = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset folder to build/reuse (default: cache).")] = None,
+    coil20: Annotated[
+        Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """The main job: build or reuse the preset's data, run its suites, write results.json and report.html."""
+    from vantage.bench import run_bench
+
+    try:
+        run_dir, results = run_bench(preset, out, overrides or [], data, coil20, workers, progress=not quiet)
+    except _known_errors() as e:
+        raise _fail(str(e)) from None
+    for name, res in results["suites"].items():
+        state = "failed: " + res["error"] if res.get("error") else ("ok" if res.get("ok", True) else "problems")
+        typer.echo(f"  suite {name}: {state} ({res['seconds']} s)")
+    typer.echo(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'report.html'}")
+    if results["status"] != "ok":
+        raise _fail("some suites failed; see the report")
+
+
+@app.command("report")
+def report(run_dir: Path) -> None:
+    """Re-render report.html of a bench run folder from its results.json."""
+    from vantage.report import write_report
+
+    try:
+        typer.echo(f"wrote {write_report(run_dir)}")
+    except FileNotFoundError as e:
+        raise _fail(str(e)) from None
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="vantage")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,485 @@
+"""Build a multi-view dataset folder: render every object's view sets, atomically, resumably, in parallel.
+
+Layout (see docs/data.md): ``dataset.json`` (card), ``metadata.jsonl`` (one row per image),
+``checksums.sha256`` (``sha256sum -c`` format; its hash is the manifest hash), ``images/<object>/<view>.png``,
+optional ``depth/<object>/<view>.npy`` (float16 metres) and ``mask/<object>/<view>.png``.
+
+Work is split by object. A finished object is recorded in ``.parts/<object_id>.json`` (written last and
+atomically), so a killed build re-run skips finished objects and re-renders the rest to identical bytes;
+``metadata.jsonl`` and the card are written only once every object is done.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from vantage import __version__
+from vantage.config import ConfigError, config_hash, from_dict, load_preset, set_override, to_dict
+from vantage.data.schema import CARD_FILE, CHECKSUM_FILE, METADATA_FILE, DatasetError, ViewRecord
+from vantage.data.views import ViewSetConfig, caption_for, views_for
+from vantage.geometry import camera_pose
+from vantage.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    remove_stale_temps,
+    sha256_bytes,
+    vantage_home,
+)
+from vantage.render import Background, Camera, Light, PyBulletRenderer
+from vantage.shapes import ShapeObject, generate, get_category, in_domain_categories, out_of_domain_categories
+
+__all__ = [
+    "BuildConfig",
+    "BuildResult",
+    "CameraConfig",
+    "MeshSourceConfig",
+    "ObjectTask",
+    "SplitConfig",
+    "build_dataset",
+    "dataset_dir",
+    "load_build_config",
+    "load_task_shape",
+    "plan_objects",
+]
+
+PARTS_DIR = ".parts"
+GROUPS = ("train", "val", "test", "out")
+
+
+@dataclass
+class SplitConfig:
+    """Fractions of each in-domain category's objects that go to train / val / test (split by object)."""
+
+    train: float = 0.7
+    val: float = 0.15
+    test: float = 0.15
+
+    def __post_init__(self) -> None:
+        fr = (self.train, self.val, self.test)
+        if min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must be >= 0 and sum to 1, got train/val/test = {fr}")
+
+    def counts(self, n: int) -> tuple[int, int, int]:
+        """Object counts (train, val, test) for n objects; every non-zero fraction gets >= 1 object if n allows."""
+        val = round(n * self.val) if self.val == 0 or n < 3 else max(1, round(n * self.val))
+        test = round(n * self.test) if self.test == 0 or n < 3 else max(1, round(n * self.test))
+        return n - val - test, val, test
+
+
+@dataclass
+class CameraConfig:
+    """Camera distance from the object centre (objects fit the unit sphere), field of view, jitter."""
+
+    distance: float = 3.0
+    fov_deg: float = 40.0
+    distance_jitter: float = 0.0  # relative: distance * U(1 - j, 1 + j) per view
+
+    def __post_init__(self) -> None:
+        if self.distance <= 1.0:
+            raise ValueError(f"camera distance must exceed 1 (the object radius), got {self.distance}")
+        if not 0.0 <= self.distance_jitter < 0.5:
+            raise ValueError(f"distance_jitter must be in [0, 0.5), got {self.distance_jitter}")
+
+
+@dataclass
+class MeshSourceConfig:
+    """Render meshes from a user folder instead of the procedural zoo (``root`` unset: the zoo)."""
+
+    root: str | None = None
+    up: str = "+z"
+    front: str = "+x"
+
+
+def _default_view_sets() -> dict[str, ViewSetConfig]:
+    return {
+        "fib50": ViewSetConfig("fibonacci", 50),
+        "fib100": ViewSetConfig("fibonacci", 100),
+        "triplet": ViewSetConfig("triplet", 20, step_deg=10.0),
+        "canonical": ViewSetConfig("canonical", 12),
+    }
+
+
+def _default_assign() -> dict[str, list[str]]:
+    return {
+        "train": ["fib50", "triplet", "canonical"],
+        "val": ["fib50", "canonical"],
+        "test": ["fib50", "fib100", "canonical"],
+        "out": ["fib50", "fib100", "canonical"],
+    }
+
+
+@dataclass
+class BuildConfig:
+    """Everything that determines a built dataset's bytes (its hash names the cache entry)."""
+
+    name: str = "default"
+    image_size: int = 64
+    in_domain: list[str] = field(default_factory=in_domain_categories)
+    out_of_domain: list[str] = field(default_factory=out_of_domain_categories)
+    objects_per_category: int = 30
+    objects_per_ood_category: int = 10
+    split: SplitConfig = field(default_factory=SplitConfig)
+    view_sets: dict[str, ViewSetConfig] = field(default_factory=_default_view_sets)
+    assign: dict[str, list[str]] = field(default_factory=_default_assign)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    light: Light = field(default_factory=Light)
+    background: Background = field(default_factory=Background)
+    depth: list[str] = field(default_factory=lambda: ["test", "out"])
+    mask: list[str] = field(default_factory=lambda: ["test", "out"])
+    supersample: int = 1
+    seed: int = 0
+    meshes: MeshSourceConfig = field(default_factory=MeshSourceConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 1:
+            raise ValueError(f"image_size must be a positive integer number of pixels, got {self.image_size!r}")
+        if self.objects_per_category < 1 or self.objects_per_ood_category < 0:
+            raise ValueError("objects_per_category must be >= 1 and objects_per_ood_category >= 0")
+        if self.supersample < 1:
+            raise ValueError(f"supersample must be >= 1, got {self.supersample}")
+        if self.meshes.root is None:
+            for key in ("in_domain", "out_of_domain"):
+                for name in getattr(self, key):
+                    get_category(name)  # raises UnknownCategoryError naming the known ones
+        if not self.in_domain and self.meshes.root is None:
+            raise ValueError("in_domain must list at least one category")
+        bad = sorted(set(self.assign) - set(GROUPS))
+        if bad:
+            raise ValueError(f"assign has unknown group(s) {bad}; groups are {list(GROUPS)}")
+        for group, names in self.assign.items():
+            missing = [n for n in names if n not in self.view_sets]
+            if missing:
+                raise ValueError(
+                    f"assign.{group} names undefined view set(s) {missing}; defined: {list(self.view_sets)}"
+                )
+        for key in ("depth", "mask"):
+            bad = sorted(set(getattr(self, key)) - set(GROUPS))
+            if bad:
+                raise ValueError(f"{key} lists unknown group(s) {bad}; groups are {list(GROUPS)}")
+
+
+@dataclass
+class ObjectTask:
+    """One object to render: identity, split and where its mesh comes from."""
+
+    index: int
+    object_id: str
+    category: str
+    domain: str
+    split: str
+    group: str
+    seed: int
+    mesh_path: str | None = None
+
+
+@dataclass
+class BuildResult:
+    """What a build call did."""
+
+    root: Path
+    complete: bool
+    manifest_hash: str | None
+    rendered: int
+    skipped: int
+    images: int
+    seconds: float
+
+
+def plan_objects(cfg: BuildConfig) -> list[ObjectTask]:
+    """All objects of a build, in a fixed order (in-domain categories, then out-of-domain)."""
+    tasks: list[ObjectTask] = []
+
+    def add(category: str, domain: str, objects: list[tuple[str, int, str | None]]) -> None:
+        if domain == "in":
+            n_train, n_val, _ = cfg.split.counts(len(objects))
+            splits = ["train"] * n_train + ["val"] * n_val + ["test"] * (len(objects) - n_train - n_val)
+        else:
+            splits = ["test"] * len(objects)
+        for (oid, seed, path), split in zip(objects, splits, strict=True):
+            group = split if domain == "in" else "out"
+            tasks.append(ObjectTask(len(tasks), oid, category, domain, split, group, seed, path))
+
+    if cfg.meshes.root is None:
+        for cats, domain, n in (
+            (cfg.in_domain, "in", cfg.objects_per_category),
+            (cfg.out_of_domain, "out", cfg.objects_per_ood_category),
+        ):
+            for c in cats:
+                add(c, domain, [(f"{c}-{i:03d}", cfg.seed * 100_000 + i, None) for i in range(n)])
+        return tasks
+
+    from vantage.shapes.meshes import scan_mesh_folder
+
+    by_cat: dict[str, list] = {}
+    for a in scan_mesh_folder(cfg.meshes.root):
+        by_cat.setdefault(a.category, []).append(a)
+    ood = list(cfg.out_of_domain)
+    ind = [c for c in (cfg.in_domain or sorted(by_cat)) if c not in ood]
+    for c in ind + ood:
+        if c not in by_cat:
+            raise ConfigError(f"category {c!r} has no folder in mesh root {cfg.meshes.root}; found: {sorted(by_cat)}")
+    for cats, domain, n in ((ind, "in", cfg.objects_per_category), (ood, "out", cfg.objects_per_ood_category)):
+        for c in cats:
+            add(c, domain, [(a.object_id, 0, str(a.path)) for a in by_cat[c][:n]])
+    return tasks
+
+
+def load_build_config(preset: str | Path = "default", overrides: Sequence[str] = ()) -> BuildConfig:
+    """The ``data`` section of a preset (name or YAML path) with ``key=value`` overrides applied."""
+    data = dict(load_preset(preset).get("data", {}))
+    for o in overrides:
+        set_override(data, o)
+    return from_dict(BuildConfig, data, f"preset {preset}: data")
+
+
+def dataset_dir(cfg: BuildConfig) -> Path:
+    """Cache folder of a build: ``$VANTAGE_HOME/datasets/<name>-<config hash[:12]>``."""
+    return vantage_home() / "datasets" / f"{cfg.name}-{config_hash(cfg)[:12]}"
+
+
+# ------------------------------------------------------------------------------------------ worker side
+
+_WORKER: dict = {}
+
+
+def _init_worker(root: str, cfg: BuildConfig) -> None:
+    _WORKER.update(root=Path(root), cfg=cfg, renderer=PyBulletRenderer(cfg.supersample), hash=config_hash(cfg))
+
+
+def _rng(cfg: BuildConfig, *keys: str | int) -> np.random.Generator:
+    return np.random.default_rng([cfg.seed, *[zlib.crc32(k.encode()) if isinstance(k, str) else k for k in keys]])
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array.astype(np.float16))
+    return buf.getvalue()
+
+
+def load_task_shape(task: ObjectTask, cfg: BuildConfig) -> ShapeObject:
+    """The object a task renders: a zoo instance, or the user's mesh file."""
+    if task.mesh_path is None:
+        return generate(task.category, task.seed)
+    from vantage.shapes.meshes import load_mesh
+
+    return load_mesh(task.mesh_path, task.category, cfg.meshes.up, cfg.meshes.front)
+
+
+def _render_object(task: ObjectTask) -> int:
+    """Render, encode and write every view of one object, then its part record. Returns images written."""
+    root, cfg, renderer = _WORKER["root"], _WORKER["cfg"], _WORKER["renderer"]
+    try:
+        renderer.set_object(load_task_shape(task, cfg))
+    except Exception as e:
+        raise RuntimeError(f"object {task.object_id} ({task.category}): {type(e).__name__}: {e}") from e
+    rows, files = [], {}
+    size = cfg.image_size
+    for vs_name in cfg.assign.get(task.group, []):
+        for spec in views_for(vs_name, cfg.view_sets[vs_name], _rng(cfg, task.object_id, vs_name)):
+            vrng = _rng(cfg, task.object_id, vs_name, spec.view_id)
+            dist = cfg.camera.distance * (1.0 + vrng.uniform(-1, 1) * cfg.camera.distance_jitter)
+            c2w = camera_pose(spec.azimuth_deg, spec.elevation_deg, dist, spec.roll_deg)
+            cam = Camera(c2w, size, size, cfg.camera.fov_deg)
+            out = renderer.render(cam, cfg.light, cfg.background, vrng)
+            stem = f"{task.object_id}/{vs_name}_{spec.view_id:03d}"
+            record = ViewRecord(
+                file_name=f"images/{stem}.png",
+                object_id=task.object_id,
+                category=task.category,
+                domain=task.domain,
+                split=task.split,
+                view_set=vs_name,
+                view_id=spec.view_id,
+                azimuth_deg=round(spec.azimuth_deg, 4),
+                elevation_deg=round(spec.elevation_deg, 4),
+                roll_deg=spec.roll_deg,
+                distance=round(dist, 6),
+                cam_to_world=np.round(c2w, 6).tolist(),
+                fov_deg=cfg.camera.fov_deg,
+                triplet_id=spec.triplet_id,
+                triplet_pos=spec.triplet_pos,
+            )
+            record.caption, record.view_caption = caption_for(task.category, spec.azimuth_deg, spec.elevation_deg, vrng)
+            blobs = {record.file_name: _png(out.rgb)}
+            if task.group in cfg.depth:
+                record.depth_file = f"depth/{stem}.npy"
+                blobs[record.depth_file] = _npy(out.depth)
+            if task.group in cfg.mask:
+                record.mask_file = f"mask/{stem}.png"
+                blobs[record.mask_file] = _png(out.mask.astype(np.uint8) * 255)
+            for rel, data in blobs.items():
+                atomic_write_bytes(root / rel, data)
+                files[rel] = sha256_bytes(data)
+            rows.append(record.to_json())
+    part = {"object_id": task.object_id, "config_hash": _WORKER["hash"], "rows": rows, "files": files}
+    atomic_write_json(root / PARTS_DIR / f"{task.object_id}.json", part)
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------------------ driver side
+
+
+def _part_done(root: Path, task: ObjectTask, want_hash: str) -> bool:
+    path = root / PARTS_DIR / f"{task.object_id}.json"
+    if not path.is_file():
+        return False
+    try:
+        part = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    return part.get("config_hash") == want_hash and all((root / rel).is_file() for rel in part.get("files", {}))
+
+
+def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) -> None:
+    if root.exists() and not root.is_dir():
+        raise DatasetError(f"output path {root} is a file, not a directory; choose a folder path for --out")
+    marker = root / PARTS_DIR / "build.json"
+    if root.is_dir() and any(root.iterdir()):
+        ours = marker.is_file() or (root / CARD_FILE).is_file()
+        if not ours:
+            raise DatasetError(f"output folder {root} is not empty and holds no vantage build; use a new folder")
+        old = json.loads(marker.read_text()).get("config_hash") if marker.is_file() else None
+        if old != cfg_hash:
+            if not overwrite:
+                raise DatasetError(
+                    f"output folder {root} holds a build with a different config (hash {str(old)[:12]} vs "
+                    f"{cfg_hash[:12]}); use another --out or pass --overwrite to replace it"
+                )
+            shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if not marker.is_file():
+        atomic_write_json(marker, {"config_hash": cfg_hash, "config": to_dict(cfg), "generator": __version__})
+
+
+def _finalize(root: Path, cfg: BuildConfig, tasks: list[ObjectTask], cfg_hash: str) -> tuple[str, int]:
+    rows, files = [], {}
+    for t in tasks:
+        part = json.loads((root / PARTS_DIR / f"{t.object_id}.json").read_text())
+        rows.extend(part["rows"])
+        files.update(part["files"])
+    checksums = "".join(f"{files[k]}  {k}\n" for k in sorted(files))
+    manifest = sha256_bytes(checksums.encode())
+    atomic_write_text(root / METADATA_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    atomic_write_text(root / CHECKSUM_FILE, checksums)
+
+    def count(key: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in rows:
+            out[r[key]] = out.get(r[key], 0) + 1
+        return dict(sorted(out.items()))
+
+    card = {
+        "name": cfg.name,
+        "generator": {"name": "vantage", "version": __version__, "config": to_dict(cfg), "config_hash": cfg_hash},
+        "categories": {
+            "in": sorted({t.category for t in tasks if t.domain == "in"}),
+            "out": sorted({t.category for t in tasks if t.domain == "out"}),
+        },
+        "view_sets": {k: to_dict(v) for k, v in cfg.view_sets.items()},
+        "image_size": cfg.image_size,
+        "counts": {
+            "images": len(rows),
+            "files": len(files),
+            "objects": len(tasks),
+            "objects_by_split": {
+                s: sum(t.split == s for t in tasks if t.domain == "in") for s in ("train", "val", "test")
+            }
+            | {"out": sum(t.domain == "out" for t in tasks)},
+            "by_split": count("split"),
+            "by_domain": count("domain"),
+            "by_view_set": count("view_set"),
+            "by_category": count("category"),
+        },
+        "manifest_hash": manifest,
+        "checksums": CHECKSUM_FILE,
+        "conventions": {
+            "frame": "+Z up, object front faces +X",
+            "azimuth": "from +X toward +Y, degrees",
+            "elevation": "from the XY plane toward +Z, degrees",
+            "cam_to_world": "OpenCV camera (x right, y down, z forward), p_world = M @ p_cam",
+            "depth": "float16 z-depth in object units (objects fit the unit sphere); 0 = background",
+        },
+    }
+    atomic_write_json(root / CARD_FILE, card)
+    return manifest, len(rows)
+
+
+def build_dataset(
+    cfg: BuildConfig,
+    out: str | Path,
+    workers: int | None = None,
+    shard: tuple[int, int] = (0, 1),
+    overwrite: bool = False,
+    progress: bool = True,
+) -> BuildResult:
+    """Build (or finish, or reuse) the dataset described by ``cfg`` in folder ``out``.
+
+    ``shard=(i, n)`` renders only objects with index % n == i, so n jobs can share the work; whichever
+    call finds every object done writes the metadata and card.
+    """
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    root = Path(out)
+    i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+    cfg_hash = config_hash(cfg)
+    _prepare_root(root, cfg_hash, cfg, overwrite)
+    remove_stale_temps(root)
+    tasks = plan_objects(cfg)
+    todo = [t for t in tasks if t.index % n == i and not _part_done(root, t, cfg_hash)]
+    skipped = sum(t.index % n == i for t in tasks) - len(todo)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    rendered = 0
+    bar = tqdm(total=len(todo), desc=f"render {cfg.name}", unit="obj", disable=not progress or not todo)
+    if workers == 1:
+        _init_worker(str(root), cfg)
+        for t in todo:
+            rendered += _render_object(t)
+            bar.update()
+    elif todo:
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(root), cfg)) as ex:
+            pending = {ex.submit(_render_object, t) for t in todo}
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        rendered += f.result()
+                        bar.update()
+            except BaseException:
+                for f in pending:
+                    f.cancel()
+                raise
+    bar.close()
+    complete = all(_part_done(root, t, cfg_hash) for t in tasks)
+    manifest, images = (None, rendered)
+    if complete:
+        card_path = root / CARD_FILE
+        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        if todo or card.get("generator", {}).get("config_hash") != cfg_hash:
+            manifest, images = _finalize(root, cfg, tasks, cfg_hash)
+        else:
+            manifest, images = card["manifest_hash"], card["counts"]["images"]
+    return BuildResult(root, complete, manifest, rendered, skipped, images, time.perf_counter() - start)

@@ -1,0 +1,362 @@
+"""Torch Datasets over a built multi-view folder, and over real turntable image sets such as COIL-20."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
+from vantage.data.transforms import to_tensor
+
+__all__ = [
+    "ImageTextDataset",
+    "MultiViewDataset",
+    "ObjectGroupDataset",
+    "TripletDataset",
+    "TurntableDataset",
+    "filter_records",
+    "hf_data_files",
+    "load_turntable_records",
+]
+
+Transform = Callable[[Image.Image], Any]
+
+
+def _as_set(value: str | Iterable[str] | None) -> set[str] | None:
+    if value is None:
+        return None
+    return {value} if isinstance(value, str) else set(value)
+
+
+def filter_records(
+    records: Sequence[ViewRecord],
+    split: str | Iterable[str] | None = None,
+    view_set: str | Iterable[str] | None = None,
+    category: str | Iterable[str] | None = None,
+    domain: str | Iterable[str] | None = None,
+) -> list[ViewRecord]:
+    """Rows matching every given filter (each a value or a collection of values)."""
+    want = {
+        "split": _as_set(split),
+        "view_set": _as_set(view_set),
+        "category": _as_set(category),
+        "domain": _as_set(domain),
+    }
+    return [r for r in records if all(v is None or getattr(r, k) in v for k, v in want.items())]
+
+
+def _open_rgb(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise DatasetError(f"image file {path} is missing") from None
+    except Exception as e:
+        raise DatasetError(f"image file {path} is corrupt or unreadable: {type(e).__name__}: {e}") from e
+
+
+class _RecordDataset(Dataset):
+    """Shared machinery: rows, class index, image loading, per-view fields."""
+
+    def __init__(
+        self, root: str | Path, records: list[ViewRecord], classes: Sequence[str] | None, transform: Transform | None
+    ) -> None:
+        self.root = Path(root)
+        self.records = records
+        self.classes = list(classes) if classes is not None else sorted({r.category for r in records})
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.transform = transform if transform is not None else to_tensor()
+
+    def image(self, rec: ViewRecord, transform: Transform | None = None) -> Any:
+        """The row's image through ``transform`` (default: the dataset's)."""
+        img = _open_rgb(self.root / rec.file_name)
+        return (transform or self.transform)(img)
+
+    def view_fields(self, rec: ViewRecord) -> dict[str, Any]:
+        """Pose and identity fields of a row as tensors / plain values (collate-friendly)."""
+        el = float("nan") if rec.elevation_deg is None else float(rec.elevation_deg)
+        c2w = torch.eye(4) if rec.cam_to_world is None else torch.tensor(rec.cam_to_world, dtype=torch.float32)
+        return {
+            "label": self.class_to_idx.get(rec.category, -1),
+            "object_id": rec.object_id,
+            "view_id": rec.view_id,
+            "azimuth": float(rec.azimuth_deg),
+            "elevation": el,
+            "direction": torch.tensor(rec.direction(), dtype=torch.float32),
+            "cam_to_world": c2w,
+        }
+
+
+def _default_classes(root: Path) -> list[str]:
+    cats = load_card(root).get("categories", {})
+    return list(cats.get("in", [])) + list(cats.get("out", []))
+
+
+class MultiViewDataset(_RecordDataset):
+    """Single views of a built dataset, filtered by split / view set / category / domain.
+
+    Items are dicts: ``image``, ``label`` (index into ``classes``: in-domain categories first, then
+    out-of-domain), ``object_id``, ``view_id``, ``azimuth``, ``elevation``, ``direction`` (unit vector
+    toward the camera), ``cam_to_world``; plus ``depth`` (H, W) and ``mask`` (H, W) on request.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | Iterable[str] | None = None,
+        view_set: str | Iterable[str] | None = None,
+        category: str | Iterable[str] | None = None,
+        domain: str | Iterable[str] | None = None,
+        transform: Transform | None = None,
+        with_depth: bool = False,
+        with_mask: bool = False,
+    ) -> None:
+        root = Path(root)
+        records = filter_records(load_records(root), split, view_set, category, domain)
+        if not records:
+            raise DatasetError(
+                f"no rows in {root} match split={split!r}, view_set={view_set!r}, category={category!r}, "
+                f"domain={domain!r}"
+            )
+        super().__init__(root, records, _default_classes(root), transform)
+        for flag, attr in ((with_depth, "depth_file"), (with_mask, "mask_file")):
+            if flag and any(getattr(r, attr) is None for r in records):
+                raise DatasetError(
+                    f"{attr.split('_')[0]} requested but some selected rows in {root} have none; "
+                    "build with depth/mask for these groups or filter to the test split"
+                )
+        self.with_depth, self.with_mask = with_depth, with_mask
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rec = self.records[index]
+        item = {"image": self.image(rec), "index": index, **self.view_fields(rec)}
+        if self.with_depth:
+            item["depth"] = torch.from_numpy(np.load(self.root / rec.depth_file).astype(np.float32))
+        if self.with_mask:
+            item["mask"] = torch.from_numpy(np.asarray(Image.open(self.root / rec.mask_file)) > 127)
+        return item
+
+
+class TripletDataset(_RecordDataset):
+    """Adjacent-view triplets: ``left``, ``centre``, ``right`` unaugmented, plus two augmented copies of the
+    centre (``centre_aug1``, ``centre_aug2``) when ``augment`` is given; ``directions`` is (3, 3) L/C/R."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | Iterable[str] | None = "train",
+        view_set: str = "triplet",
+        transform: Transform | None = None,
+        augment: Transform | None = None,
+    ) -> None:
+        root = Path(root)
+        records = filter_records(load_records(root), split=split, view_set=view_set)
+        groups: dict[tuple[str, int], dict[str, ViewRecord]] = {}
+        for r in records:
+            if r.triplet_id is None or r.triplet_pos is None:
+                raise DatasetError(f"{root}: row {r.file_name} of view set {view_set!r} has no triplet_id/triplet_pos")
+            groups.setdefault((r.object_id, r.triplet_id), {})[r.triplet_pos] = r
+        incomplete = [k for k, g in groups.items() if set(g) != {"L", "C", "R"}]
+        if incomplete:
+            raise DatasetError(f"{root}: triplet {incomplete[0]} lacks one of L/C/R")
+        if not groups:
+            raise DatasetError(f"no triplets in {root} for split={split!r}, view_set={view_set!r}")
+        self.triplets = [groups[k] for k in sorted(groups)]
+        super().__init__(root, records, _default_classes(root), transform)
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.triplets)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        t = self.triplets[index]
+        item = {
+            "left": self.image(t["L"]),
+            "centre": self.image(t["C"]),
+            "right": self.image(t["R"]),
+            "directions": torch.stack([torch.tensor(t[k].direction(), dtype=torch.float32) for k in "LCR"]),
+            "index": index,
+            **self.view_fields(t["C"]),
+        }
+        if self.augment is not None:
+            centre = _open_rgb(self.root / t["C"].file_name)
+            item["centre_aug1"], item["centre_aug2"] = self.augment(centre), self.augment(centre)
+        return item
+
+
+class ObjectGroupDataset(_RecordDataset):
+    """k views of one object per item (``images`` (k, C, H, W), ``directions`` (k, 3), ``view_ids`` (k,)).
+
+    Views are drawn without replacement, deterministically from (seed, epoch, object); call
+    :meth:`set_epoch` to draw new ones each epoch.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        k: int,
+        split: str | Iterable[str] | None = None,
+        view_set: str | Iterable[str] | None = None,
+        domain: str | Iterable[str] | None = None,
+        transform: Transform | None = None,
+        seed: int = 0,
+    ) -> None:
+        root = Path(root)
+        records = filter_records(load_records(root), split=split, view_set=view_set, domain=domain)
+        by_obj: dict[str, list[ViewRecord]] = {}
+        for r in records:
+            by_obj.setdefault(r.object_id, []).append(r)
+        too_few = [o for o, rs in by_obj.items() if len(rs) < k]
+        if k < 1 or too_few:
+            raise DatasetError(f"k={k} views per object requested, but object {too_few[:1]} has fewer in {root}")
+        self.objects = sorted(by_obj)
+        self.by_object = by_obj
+        self.k, self.seed, self.epoch = k, seed, 0
+        super().__init__(root, records, _default_classes(root), transform)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change which views are drawn."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rows = self.by_object[self.objects[index]]
+        pick = np.random.default_rng([self.seed, self.epoch, index]).choice(len(rows), self.k, replace=False)
+        chosen = [rows[i] for i in sorted(pick)]
+        return {
+            "images": torch.stack([self.image(r) for r in chosen]),
+            "directions": torch.stack([torch.tensor(r.direction(), dtype=torch.float32) for r in chosen]),
+            "view_ids": torch.tensor([r.view_id for r in chosen]),
+            "label": self.class_to_idx.get(chosen[0].category, -1),
+            "object_id": chosen[0].object_id,
+            "index": index,
+        }
+
+
+class ImageTextDataset(_RecordDataset):
+    """(image, caption) pairs; ``caption_field`` picks ``caption`` (no view words) or ``view_caption``."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | Iterable[str] | None = "train",
+        view_set: str | Iterable[str] | None = None,
+        transform: Transform | None = None,
+        caption_field: str = "caption",
+    ) -> None:
+        root = Path(root)
+        records = filter_records(load_records(root), split=split, view_set=view_set)
+        missing = [r.file_name for r in records if getattr(r, caption_field, None) is None]
+        if missing:
+            raise DatasetError(f"{root}: {len(missing)} rows have no {caption_field!r}, e.g. {missing[0]}")
+        super().__init__(root, records, _default_classes(root), transform)
+        self.caption_field = caption_field
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rec = self.records[index]
+        return {
+            "image": self.image(rec),
+            "caption": getattr(rec, self.caption_field),
+            "index": index,
+            **self.view_fields(rec),
+        }
+
+
+_TURNTABLE_NAME = re.compile(r"^(?P<obj>.+?)__(?P<pose>\d+)\.(png|jpg|jpeg)$", re.IGNORECASE)
+
+
+def load_turntable_records(root: str | Path) -> list[ViewRecord]:
+    """Rows for a turntable folder named ``<object>__<pose>.png`` (COIL-20/100 style).
+
+    Azimuths come from ``labels.csv`` (columns file, azimuth_deg) when present, else pose * 360 / poses.
+    Elevation is unknown (None); every object is its own category; domain "real", split "test".
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"turntable folder {root} does not exist")
+    files = sorted(p.name for p in root.iterdir() if _TURNTABLE_NAME.match(p.name))
+    if not files:
+        raise DatasetError(f"turntable folder {root} has no images named <object>__<pose>.png")
+    azimuth: dict[str, float] = {}
+    labels = root / "labels.csv"
+    if labels.is_file():
+        with open(labels, newline="") as f:
+            for lineno, row in enumerate(csv.DictReader(f), 2):
+                try:
+                    azimuth[row["file"]] = float(row["azimuth_deg"])
+                except (KeyError, TypeError, ValueError) as e:
+                    raise DatasetError(f"{labels} line {lineno}: needs columns file, azimuth_deg ({e})") from e
+    poses: dict[str, int] = {}
+    for name in files:
+        m = _TURNTABLE_NAME.match(name)
+        poses[m["obj"]] = max(poses.get(m["obj"], 0), int(m["pose"]) + 1)
+    records = []
+    for name in files:
+        m = _TURNTABLE_NAME.match(name)
+        obj, pose = m["obj"], int(m["pose"])
+        az = azimuth.get(name, pose * 360.0 / poses[obj])
+        records.append(
+            ViewRecord(
+                file_name=name,
+                object_id=obj,
+                category=obj,
+                domain="real",
+                split="test",
+                view_set="turntable",
+                view_id=pose,
+                azimuth_deg=az,
+            )
+        )
+    return sorted(records, key=lambda r: (_natural(r.object_id), r.view_id))
+
+
+def _natural(s: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+class TurntableDataset(_RecordDataset):
+    """A real turntable image set (e.g. ../shared/data/coil20) in the shared row schema; items as in
+    :class:`MultiViewDataset` (``label`` = object index, ``elevation`` = NaN)."""
+
+    def __init__(
+        self, root: str | Path, transform: Transform | None = None, objects: Iterable[str] | None = None
+    ) -> None:
+        records = load_turntable_records(root)
+        if objects is not None:
+            keep = set(objects)
+            records = [r for r in records if r.object_id in keep]
+        classes = sorted({r.category for r in records}, key=_natural)
+        super().__init__(root, records, classes, transform)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rec = self.records[index]
+        return {"image": self.image(rec), "index": index, **self.view_fields(rec)}
+
+
+def hf_data_files(root: str | Path) -> dict[str, list[str]]:
+    """``data_files`` for ``datasets.load_dataset("imagefolder", data_files=...)`` over a built folder.
+
+    Pass these explicitly: HF's split inference from folder names would otherwise mistake objects of the
+    category ``train`` (folders ``train-000`` ...) for a split.
+    """
+    root = Path(root).resolve()
+    return {"train": [str(root / "metadata.jsonl"), str(root / "images" / "**" / "*.png")]}

@@ -1,0 +1,117 @@
+"""The metadata row schema every multi-view dataset shares, and reading/validating ``metadata.jsonl``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CARD_FILE", "CHECKSUM_FILE", "METADATA_FILE", "DatasetError", "ViewRecord", "load_card", "load_records"]
+
+CARD_FILE = "dataset.json"
+METADATA_FILE = "metadata.jsonl"
+CHECKSUM_FILE = "checksums.sha256"
+SPLITS = ("train", "val", "test")
+DOMAINS = ("in", "out", "real")
+TRIPLET_POSITIONS = ("L", "C", "R")
+
+
+class DatasetError(ValueError):
+    """A dataset folder or row that breaks the data contract; the message names the file, line and field."""
+
+
+@dataclass
+class ViewRecord:
+    """One image of one object from one viewpoint (a row of metadata.jsonl). Angles are in degrees."""
+
+    file_name: str
+    object_id: str
+    category: str
+    domain: str
+    split: str
+    view_set: str
+    view_id: int
+    azimuth_deg: float
+    elevation_deg: float | None = None
+    roll_deg: float = 0.0
+    distance: float | None = None
+    cam_to_world: list[list[float]] | None = None
+    fov_deg: float | None = None
+    caption: str | None = None
+    view_caption: str | None = None
+    triplet_id: int | None = None
+    triplet_pos: str | None = None
+    depth_file: str | None = None
+    mask_file: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    REQUIRED = ("file_name", "object_id", "category", "domain", "split", "view_set", "view_id", "azimuth_deg")
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON row (``None`` fields dropped, ``extra`` flattened)."""
+        d = {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any], where: str = "row") -> ViewRecord:
+        """Validate and build a record; errors name ``where`` and the field."""
+        missing = [k for k in cls.REQUIRED if row.get(k) is None]
+        if missing:
+            raise DatasetError(f"{where}: missing required field(s) {', '.join(missing)}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        rec = cls(
+            **{k: v for k, v in row.items() if k in known}, extra={k: v for k, v in row.items() if k not in known}
+        )
+        if rec.domain not in DOMAINS:
+            raise DatasetError(f"{where}: field domain={rec.domain!r} must be one of {DOMAINS}")
+        if rec.split not in SPLITS:
+            raise DatasetError(f"{where}: field split={rec.split!r} must be one of {SPLITS}")
+        if rec.triplet_pos is not None and rec.triplet_pos not in TRIPLET_POSITIONS:
+            raise DatasetError(f"{where}: field triplet_pos={rec.triplet_pos!r} must be one of {TRIPLET_POSITIONS}")
+        if rec.cam_to_world is not None and np.asarray(rec.cam_to_world).shape != (4, 4):
+            raise DatasetError(f"{where}: field cam_to_world must be 4x4")
+        try:
+            rec.view_id = int(rec.view_id)
+            rec.azimuth_deg = float(rec.azimuth_deg)
+        except (TypeError, ValueError) as e:
+            raise DatasetError(f"{where}: view_id/azimuth_deg must be numbers ({e})") from e
+        return rec
+
+    def direction(self) -> np.ndarray:
+        """Unit viewing direction from the object toward the camera (elevation 0 if unknown)."""
+        from vantage.geometry import spherical_to_cartesian
+
+        return spherical_to_cartesian(self.azimuth_deg, self.elevation_deg or 0.0)
+
+
+def load_records(root: str | Path) -> list[ViewRecord]:
+    """All rows of ``<root>/metadata.jsonl``, validated."""
+    path = Path(root) / METADATA_FILE
+    if not path.is_file():
+        raise DatasetError(f"{path} not found: {root} is not a built vantage dataset (run `vantage data build`)")
+    records = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{path} line {lineno}: not valid JSON ({e.msg})") from e
+            records.append(ViewRecord.from_json(row, f"{path} line {lineno}"))
+    return records
+
+
+def load_card(root: str | Path) -> dict[str, Any]:
+    """The dataset card ``<root>/dataset.json``."""
+    path = Path(root) / CARD_FILE
+    if not path.is_file():
+        raise DatasetError(f"{path} not found: {root} is not a built vantage dataset (run `vantage data build`)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}: not valid JSON ({e.msg})") from e

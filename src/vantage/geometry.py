@@ -20,9 +20,12 @@ NumPy functions work on batches: leading dimensions broadcast. Torch rotation he
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported inside the torch helpers so numpy-only users (the renderer) start fast
+    import torch
 
 __all__ = [
     "adjacent_triplet",
@@ -202,6 +205,8 @@ def rotation_6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
 
     The two 3-vectors are the first two *columns* of the matrix; (1,0,0, 0,1,0) gives the identity.
     """
+    import torch
+
     a1, a2 = d6[..., :3], d6[..., 3:]
     b1 = torch.nn.functional.normalize(a1, dim=-1)
     b2 = torch.nn.functional.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
@@ -211,11 +216,14 @@ def rotation_6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
 
 def matrix_to_rotation_6d(matrix: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`rotation_6d_to_matrix`: the first two columns, concatenated."""
+    import torch
+
     return torch.cat([matrix[..., :, 0], matrix[..., :, 1]], dim=-1)
 
 
 def quaternion_to_matrix(quaternion: torch.Tensor) -> torch.Tensor:
     """(w, x, y, z) quaternion (normalised here) to rotation matrix, via kornia."""
+    import torch
     from kornia.geometry.conversions import quaternion_to_rotation_matrix
 
     return quaternion_to_rotation_matrix(torch.nn.functional.normalize(quaternion, dim=-1))
@@ -223,6 +231,7 @@ def quaternion_to_matrix(quaternion: torch.Tensor) -> torch.Tensor:
 
 def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     """Rotation matrix to a (w, x, y, z) quaternion with w >= 0, via kornia."""
+    import torch
     from kornia.geometry.conversions import rotation_matrix_to_quaternion
 
     q = rotation_matrix_to_quaternion(matrix.contiguous())

@@ -1,28 +1,52 @@
-"""Multi-view data: building dataset folders, verifying them, and reading them as torch Datasets."""
+"""Multi-view data: building dataset folders, verifying them, and reading them as torch Datasets.
 
-from vantage.data.build import (
-    BuildConfig,
-    BuildResult,
-    build_dataset,
-    dataset_dir,
-    load_build_config,
-    plan_objects,
-)
+The torch-based readers and transforms are imported on first use, so building and verifying data
+(and the CLI commands that do only that) start without loading torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from vantage.data.build import BuildConfig, BuildResult, build_dataset, dataset_dir, load_build_config, plan_objects
 from vantage.data.preview import contact_sheet
-from vantage.data.read import (
-    ImageTextDataset,
-    MultiViewDataset,
-    ObjectGroupDataset,
-    TripletDataset,
-    TurntableDataset,
-    filter_records,
-    hf_data_files,
-    load_turntable_records,
-)
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
-from vantage.data.transforms import ssl_augmentation, to_tensor
 from vantage.data.verify import Problem, summarize, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
+
+_LAZY = {
+    "ImageTextDataset": "vantage.data.read",
+    "MultiViewDataset": "vantage.data.read",
+    "ObjectGroupDataset": "vantage.data.read",
+    "TripletDataset": "vantage.data.read",
+    "TurntableDataset": "vantage.data.read",
+    "filter_records": "vantage.data.read",
+    "hf_data_files": "vantage.data.read",
+    "load_turntable_records": "vantage.data.read",
+    "ssl_augmentation": "vantage.data.transforms",
+    "to_tensor": "vantage.data.transforms",
+}
+
+if TYPE_CHECKING:
+    from vantage.data.read import (
+        ImageTextDataset,
+        MultiViewDataset,
+        ObjectGroupDataset,
+        TripletDataset,
+        TurntableDataset,
+        filter_records,
+        hf_data_files,
+        load_turntable_records,
+    )
+    from vantage.data.transforms import ssl_augmentation, to_tensor
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vantage.data' has no attribute {name!r}")
+
 
 __all__ = [
     "BuildConfig",

@@ -50,7 +50,8 @@ def _check_file(root: Path, rel: str, want_sha: str | None, size: int | None) ->
             if size is not None and arr.shape != (size, size):
                 problems.append(Problem(rel, f"depth map has shape {arr.shape}, card says ({size}, {size})"))
     except Exception as e:
-        problems.append(Problem(rel, f"corrupt: cannot decode ({type(e).__name__}: {e})"))
+        kind = "PNG image" if rel.endswith(".png") else "NumPy array"
+        problems.append(Problem(rel, f"corrupt: not a readable {kind} ({type(e).__name__})"))
     return problems
 
 

@@ -1,0 +1,5 @@
+"""`python -m vantage` runs the CLI."""
+
+from vantage.cli import main
+
+main()

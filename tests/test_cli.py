@@ -1,0 +1,113 @@
+"""The real `vantage` command, run in subprocesses: data build/info/verify/preview, bench, report, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+from vantage.data import load_records
+
+
+@pytest.fixture(scope="module")
+def quick_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "quick"
+    res = run_cli("data", "build", "--preset", "quick", "--out", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    assert "complete" in res.stdout and "manifest" in res.stdout
+    return out
+
+
+def test_quick_preset_builds_and_verifies(quick_build):
+    assert run_cli("data", "verify", str(quick_build)).returncode == 0
+    info = json.loads(run_cli("data", "info", str(quick_build), "--json").stdout)
+    assert info["image_size"] == 32 and len(info["categories"]["in"]) == 13 and len(info["categories"]["out"]) == 11
+    assert info["objects"] == {"out": 11, "test": 13, "train": 13, "val": 13}
+    text = run_cli("data", "info", str(quick_build)).stdout
+    assert "by_view_set" in text and "fib100" in text
+
+
+def test_verify_names_the_corrupt_png_and_fails(quick_build, tmp_path):
+    out = tmp_path / "q"
+    shutil.copytree(quick_build, out)
+    victim = load_records(out)[123].file_name
+    (out / victim).write_bytes(b"\x89PNG not really")
+    res = run_cli("data", "verify", str(out))
+    assert res.returncode == 1
+    assert victim in res.stderr and "corrupt" in res.stderr
+
+
+def test_preview_contact_sheet(quick_build, tmp_path):
+    sheet = tmp_path / "sheet.png"
+    res = run_cli(
+        "data",
+        "preview",
+        str(quick_build),
+        "--out",
+        str(sheet),
+        "--instances",
+        "2",
+        "--size",
+        "32",
+        "--category",
+        "car",
+        "--category",
+        "mug",
+    )
+    assert res.returncode == 0, res.stderr
+    w, h = Image.open(sheet).size
+    assert h == 18 + 2 * 32 and w == 110 + 2 * (6 * 32 + 6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "image_size=0"], "image_size must be a positive integer"),
+        (["--set", "in_domain=[airplane, spaceship]"], "unknown category 'spaceship'"),
+        (["--shard", "3/2"], "--shard i/n needs 0 <= i < n"),
+        (["--preset", "nosuch"], "unknown preset 'nosuch'"),
+    ],
+)
+def test_build_bad_input(tmp_path, args, message):
+    res = run_cli("data", "build", "--out", str(tmp_path / "x"), "-q", *args)
+    assert res.returncode == 1 and message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_build_into_a_file_and_bad_meshes(tmp_path):
+    afile = tmp_path / "file.txt"
+    afile.write_text("keep me")
+    res = run_cli("data", "build", "--preset", "quick", "--out", str(afile), "-q")
+    assert res.returncode == 1 and "is a file" in res.stderr and afile.read_text() == "keep me"
+    res = run_cli(
+        "data", "build", "--preset", "quick", "--meshes", str(tmp_path / "nomeshes"), "--out", str(tmp_path / "m"), "-q"
+    )
+    assert res.returncode == 1 and "nomeshes" in res.stderr and "does not exist" in res.stderr
+
+
+def test_pending_groups_say_so(tmp_path):
+    for group in ("train", "eval"):
+        res = run_cli(group, "ssl", "--method", "vicreg")
+        assert res.returncode == 2 and "not built yet" in res.stderr
+
+
+def test_bench_and_report(quick_build, tmp_path, coil20):
+    run = tmp_path / "run"
+    res = run_cli(
+        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(coil20), "-q"
+    )
+    assert res.returncode == 0, res.stderr
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "ok"
+    data = results["suites"]["data"]
+    assert data["verify"]["problems"] == 0 and data["build"]["rendered"] == 0  # reused the build
+    assert data["coil20"]["images"] == 1440 and data["coil20"]["objects"] == 20
+    page = (run / "report.html").read_text()
+    assert "Contact sheet" in page and "data:image/png;base64" in page and "verified" in page
+    (run / "report.html").unlink()
+    assert run_cli("report", str(run)).returncode == 0 and (run / "report.html").is_file()
+    missing = run_cli("report", str(tmp_path / "nothing"))
+    assert missing.returncode == 1 and "results.json not found" in missing.stderr

@@ -1,0 +1,52 @@
+"""Typed config loading: presets, YAML files, overrides, error messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from vantage.config import ConfigError, config_hash, load_preset, load_yaml, preset_names, set_override
+from vantage.data import BuildConfig, load_build_config, plan_objects
+
+
+def test_shipped_presets_parse():
+    assert {"quick", "default", "paper"} <= set(preset_names())
+    for name in preset_names():
+        cfg = load_build_config(name)
+        assert isinstance(cfg, BuildConfig) and cfg.name == name
+    default = load_build_config("default")
+    assert default == BuildConfig()  # the YAML spells out the code defaults
+    counts = {}
+    for t in plan_objects(default):
+        counts[t.split] = counts.get(t.split, 0) + 1
+    assert counts == {"train": 13 * 22, "val": 13 * 4, "test": 13 * 4 + 11 * 10}
+
+
+def test_overrides_and_hash():
+    cfg = load_build_config("quick", ["image_size=48", "camera.fov_deg=30", "view_sets.triplet.step_deg=5"])
+    assert cfg.image_size == 48 and cfg.camera.fov_deg == 30.0 and cfg.view_sets["triplet"].step_deg == 5.0
+    assert config_hash(cfg) != config_hash(load_build_config("quick"))
+    assert config_hash(load_build_config("quick")) == config_hash(load_build_config("quick"))
+    data = {}
+    set_override(data, "a.b=[1, 2]")
+    assert data == {"a": {"b": [1, 2]}}
+    with pytest.raises(ConfigError, match=r"key.path=value"):
+        set_override(data, "nonsense")
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml is not valid YAML"):
+        load_yaml(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match=r"mapping at the top level"):
+        load_yaml(bad)
+    with pytest.raises(ConfigError, match=r"does not exist"):
+        load_preset(tmp_path / "missing.yaml")
+    good = tmp_path / "mine.yaml"
+    good.write_text("data:\n  name: mine\n  image_size: 40\n  objects_per_category: 2\n")
+    cfg = load_build_config(good)
+    assert cfg.name == "mine" and cfg.image_size == 40
+    good.write_text("data:\n  image_size: forty\n")
+    with pytest.raises(ConfigError, match=r"mine.yaml: data.image_size: expected an integer, got 'forty'"):
+        load_build_config(good)

@@ -30,6 +30,7 @@ def small_config(**changes) -> BuildConfig:
             "triplet": ViewSetConfig("triplet", 3, step_deg=10.0),
             "canonical": ViewSetConfig("canonical", 3),
         },
+        mask=["test"],  # out-of-domain objects get depth only, so both mask paths are exercised
     )
     base.update(changes)
     return BuildConfig(**base)

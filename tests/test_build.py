@@ -45,7 +45,7 @@ def test_built_dataset_honours_the_contract(small_dataset):
         assert r.category.split("_")[0] in r.caption and r.category in r.view_caption
         assert ("seen from" in r.view_caption) and ("seen from" not in r.caption)
     test_rows = [r for r in rows if r.split == "test"]
-    assert all(r.depth_file and r.mask_file for r in test_rows)
+    assert all(r.depth_file and (r.mask_file is not None) == (r.domain == "in") for r in test_rows)
     assert not any(r.depth_file for r in rows if r.split == "train")
     depth = np.load(small_dataset / test_rows[0].depth_file)
     mask = np.asarray(Image.open(small_dataset / test_rows[0].mask_file)) > 127

@@ -35,8 +35,11 @@ def test_multiview_filters_and_labels(small_dataset):
     assert item["depth"].shape == (32, 32) and item["mask"].dtype == torch.bool
     torch.testing.assert_close(item["mask"], item["depth"] > 0)
     assert ds.classes[item["label"]] == ds.records[0].category
-    ood = MultiViewDataset(small_dataset, domain="out", view_set="fib50")
+    ood = MultiViewDataset(small_dataset, domain="out", view_set="fib50", with_mask=True, with_depth=True)
     assert {ood.classes[ood[i]["label"]] for i in range(0, len(ood), 50)} == {"guitar", "mug"}
+    assert ood.records[0].mask_file is None  # derived from depth
+    derived = ood[3]
+    assert derived["mask"].any() and torch.equal(derived["mask"], derived["depth"] > 0)
     cats = MultiViewDataset(small_dataset, category=["car", "mug"])
     assert {r.category for r in cats.records} == {"car", "mug"}
     batch = next(iter(DataLoader(ds, batch_size=8)))

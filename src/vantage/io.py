@@ -41,9 +41,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Atomic JSON write (sorted keys, indented, trailing newline)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> None:
+    """Atomic JSON write (sorted keys, trailing newline); ``indent=None`` writes compactly (faster)."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True) + "\n")
 
 
 def remove_stale_temps(root: str | Path) -> int:

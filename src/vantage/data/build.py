@@ -139,7 +139,7 @@ class BuildConfig:
     light: Light = field(default_factory=Light)
     background: Background = field(default_factory=Background)
     depth: list[str] = field(default_factory=lambda: ["test", "out"])
-    mask: list[str] = field(default_factory=lambda: ["test", "out"])
+    mask: list[str] = field(default_factory=list)  # masks equal depth > 0; write them only if asked
     supersample: int = 1
     seed: int = 0
     meshes: MeshSourceConfig = field(default_factory=MeshSourceConfig)
@@ -295,13 +295,20 @@ def _render_object(task: ObjectTask) -> int:
     rows, files = [], {}
     size = cfg.image_size
     for vs_name in cfg.assign.get(task.group, []):
-        for spec in views_for(vs_name, cfg.view_sets[vs_name], _rng(cfg, task.object_id, vs_name)):
-            vrng = _rng(cfg, task.object_id, vs_name, spec.view_id)
-            dist = cfg.camera.distance * (1.0 + vrng.uniform(-1, 1) * cfg.camera.distance_jitter)
-            c2w = camera_pose(spec.azimuth_deg, spec.elevation_deg, dist, spec.roll_deg)
-            cam = Camera(c2w, size, size, cfg.camera.fov_deg)
-            out = renderer.render(cam, cfg.light, cfg.background, vrng)
+        specs = views_for(vs_name, cfg.view_sets[vs_name], _rng(cfg, task.object_id, vs_name))
+        # One appearance stream per (object, view set): distance jitter, then per view background and captions.
+        look = _rng(cfg, task.object_id, vs_name, "appearance")
+        dists = cfg.camera.distance * (1.0 + look.uniform(-1.0, 1.0, len(specs)) * cfg.camera.distance_jitter)
+        poses = camera_pose(
+            np.array([v.azimuth_deg for v in specs]),
+            np.array([v.elevation_deg for v in specs]),
+            dists,
+            np.array([v.roll_deg for v in specs]),
+        )
+        for spec, dist, c2w in zip(specs, dists, poses, strict=True):
+            out = renderer.render(Camera(c2w, size, size, cfg.camera.fov_deg), cfg.light, cfg.background, look)
             stem = f"{task.object_id}/{vs_name}_{spec.view_id:03d}"
+            caption, view_caption = caption_for(task.category, spec.azimuth_deg, spec.elevation_deg, look)
             record = ViewRecord(
                 file_name=f"images/{stem}.png",
                 object_id=task.object_id,
@@ -313,13 +320,14 @@ def _render_object(task: ObjectTask) -> int:
                 azimuth_deg=round(spec.azimuth_deg, 4),
                 elevation_deg=round(spec.elevation_deg, 4),
                 roll_deg=spec.roll_deg,
-                distance=round(dist, 6),
+                distance=round(float(dist), 6),
                 cam_to_world=np.round(c2w, 6).tolist(),
                 fov_deg=cfg.camera.fov_deg,
+                caption=caption,
+                view_caption=view_caption,
                 triplet_id=spec.triplet_id,
                 triplet_pos=spec.triplet_pos,
             )
-            record.caption, record.view_caption = caption_for(task.category, spec.azimuth_deg, spec.elevation_deg, vrng)
             blobs = {record.file_name: _png(out.rgb)}
             if task.group in cfg.depth:
                 record.depth_file = f"depth/{stem}.npy"
@@ -332,7 +340,7 @@ def _render_object(task: ObjectTask) -> int:
                 files[rel] = sha256_bytes(data)
             rows.append(record.to_json())
     part = {"object_id": task.object_id, "config_hash": _WORKER["hash"], "rows": rows, "files": files}
-    atomic_write_json(root / PARTS_DIR / f"{task.object_id}.json", part)
+    atomic_write_json(root / PARTS_DIR / f"{task.object_id}.json", part, indent=None)
     return len(rows)
 
 

@@ -105,7 +105,8 @@ class MultiViewDataset(_RecordDataset):
 
     Items are dicts: ``image``, ``label`` (index into ``classes``: in-domain categories first, then
     out-of-domain), ``object_id``, ``view_id``, ``azimuth``, ``elevation``, ``direction`` (unit vector
-    toward the camera), ``cam_to_world``; plus ``depth`` (H, W) and ``mask`` (H, W) on request.
+    toward the camera), ``cam_to_world``; plus ``depth`` (H, W) and ``mask`` (H, W) on request (the mask is
+    read from its file, or derived as depth > 0 where only depth was written).
     """
 
     def __init__(
@@ -127,12 +128,16 @@ class MultiViewDataset(_RecordDataset):
                 f"domain={domain!r}"
             )
         super().__init__(root, records, _default_classes(root), transform)
-        for flag, attr in ((with_depth, "depth_file"), (with_mask, "mask_file")):
-            if flag and any(getattr(r, attr) is None for r in records):
-                raise DatasetError(
-                    f"{attr.split('_')[0]} requested but some selected rows in {root} have none; "
-                    "build with depth/mask for these groups or filter to the test split"
-                )
+        if with_depth and any(r.depth_file is None for r in records):
+            raise DatasetError(
+                f"depth requested but some selected rows in {root} have none; build with depth "
+                "for these groups (config field `depth`) or filter to the test split"
+            )
+        if with_mask and any(r.mask_file is None and r.depth_file is None for r in records):
+            raise DatasetError(
+                f"mask requested but some selected rows in {root} have neither a mask nor a depth "
+                "map to derive it from; build with `mask` or `depth` for these groups"
+            )
         self.with_depth, self.with_mask = with_depth, with_mask
 
     def __len__(self) -> int:
@@ -144,7 +149,10 @@ class MultiViewDataset(_RecordDataset):
         if self.with_depth:
             item["depth"] = torch.from_numpy(np.load(self.root / rec.depth_file).astype(np.float32))
         if self.with_mask:
-            item["mask"] = torch.from_numpy(np.asarray(Image.open(self.root / rec.mask_file)) > 127)
+            if rec.mask_file is not None:
+                item["mask"] = torch.from_numpy(np.asarray(Image.open(self.root / rec.mask_file)) > 127)
+            else:  # masks are exactly the pixels with depth
+                item["mask"] = torch.from_numpy(np.load(self.root / rec.depth_file) > 0)
         return item
 
 

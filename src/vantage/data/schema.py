@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class ViewRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON row (``None`` fields dropped, ``extra`` flattened)."""
-        d = {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
+        d = {k: v for k in _ROW_FIELDS if (v := getattr(self, k)) is not None}
         d.update(self.extra)
         return d
 
@@ -86,6 +86,9 @@ class ViewRecord:
         from vantage.geometry import spherical_to_cartesian
 
         return spherical_to_cartesian(self.azimuth_deg, self.elevation_deg or 0.0)
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(ViewRecord) if f.name != "extra")
 
 
 def load_records(root: str | Path) -> list[ViewRecord]:

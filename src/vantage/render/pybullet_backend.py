@@ -15,6 +15,31 @@ __all__ = ["PyBulletRenderer"]
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
+def crease_shading(vertices: np.ndarray, faces: np.ndarray, crease_deg: float = 40.0):
+    """Per-corner normals: smooth across edges flatter than ``crease_deg``, sharp across the others.
+
+    Returns (corner vertices (3F, 3), faces (F, 3), normals (3F, 3)); each face gets its own three vertices,
+    whose normals average the area-weighted normals of the faces around that vertex within the crease angle.
+    """
+    tri = vertices[faces]
+    area_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # twice the area, along the normal
+    unit = area_n / np.maximum(np.linalg.norm(area_n, axis=1, keepdims=True), 1e-12)
+    flat = faces.reshape(-1)
+    face_of = np.repeat(np.arange(len(faces)), 3)
+    order = np.argsort(flat, kind="stable")
+    counts = np.bincount(flat, minlength=len(vertices))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    vertex_faces = np.full((len(vertices), max(int(counts.max()), 1)), -1)
+    vertex_faces[flat[order], np.arange(len(flat)) - starts[flat[order]]] = face_of[order]
+    around = vertex_faces[flat]  # (3F, valence): faces sharing each corner's vertex
+    valid = around >= 0
+    idx = np.where(valid, around, 0)
+    keep = valid & (np.einsum("cvk,ck->cv", unit[idx], unit[face_of]) >= np.cos(np.deg2rad(crease_deg)))
+    normals = np.einsum("cv,cvk->ck", keep.astype(np.float64), area_n[idx])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    return tri.reshape(-1, 3), np.arange(3 * len(faces)).reshape(-1, 3), normals
+
+
 class PyBulletRenderer:
     """Renders coloured part meshes with TinyRenderer; one instance owns one pybullet DIRECT client.
 
@@ -31,18 +56,19 @@ class PyBulletRenderer:
         self._cid = pybullet.connect(pybullet.DIRECT)
         self.supersample = int(supersample)
         self._has_object = False
+        self._projections: dict[tuple, tuple] = {}
 
     def set_object(self, obj: ShapeObject) -> None:
         """Replace the scene with ``obj``: one static visual body per coloured part."""
         p, cid = self._p, self._cid
         p.resetSimulation(physicsClientId=cid)
         for part in obj.parts:
-            mesh = part.mesh.smooth_shaded  # splits vertices along sharp edges, keeps curved parts smooth
+            verts, faces, normals = crease_shading(np.asarray(part.mesh.vertices), np.asarray(part.mesh.faces))
             vis = p.createVisualShape(
                 p.GEOM_MESH,
-                vertices=mesh.vertices.tolist(),
-                indices=mesh.faces.reshape(-1).tolist(),
-                normals=mesh.vertex_normals.tolist(),
+                vertices=verts.tolist(),
+                indices=faces.reshape(-1).tolist(),
+                normals=normals.tolist(),
                 rgbaColor=[*part.color, 1.0],
                 specularColor=[0.2, 0.2, 0.2],
                 physicsClientId=cid,
@@ -67,7 +93,10 @@ class PyBulletRenderer:
         s = self.supersample
         w, h = camera.width * s, camera.height * s
         view = (_CV_TO_GL @ np.linalg.inv(camera.cam_to_world)).T.reshape(-1).tolist()  # column-major
-        proj = self._p.computeProjectionMatrixFOV(camera.fov_deg, w / h, camera.near, camera.far)
+        key = (camera.fov_deg, w / h, camera.near, camera.far)
+        if key not in self._projections:
+            self._projections[key] = self._p.computeProjectionMatrixFOV(*key)
+        proj = self._projections[key]
         _, _, rgba, zbuf, seg = self._p.getCameraImage(
             w,
             h,

@@ -66,18 +66,22 @@ class ShapeObject:
         verts = np.concatenate([p.mesh.vertices for p in self.parts])
         return np.stack([verts.min(0), verts.max(0)])
 
-    def normalized(self) -> ShapeObject:
-        """Copy centred on its bounding-box centre and scaled so the farthest vertex is at distance 1."""
+    def normalized(self, copy: bool = True) -> ShapeObject:
+        """Centred on its bounding-box centre and scaled so the farthest vertex is at distance 1.
+
+        ``copy=False`` moves this object's own meshes (cheaper) and returns it.
+        """
         lo, hi = self.bounds()
         centre = (lo + hi) / 2.0
         radius = max(float(np.linalg.norm(p.mesh.vertices - centre, axis=1).max()) for p in self.parts)
-        parts = []
-        for p in self.parts:
-            m = p.mesh.copy()
-            m.apply_translation(-centre)
-            m.apply_scale(1.0 / radius)
-            parts.append(Part(m, p.color))
-        return ShapeObject(self.category, self.seed, parts, dict(self.meta))
+        target = (
+            ShapeObject(self.category, self.seed, [Part(p.mesh.copy(), p.color) for p in self.parts], dict(self.meta))
+            if copy
+            else self
+        )
+        for p in target.parts:
+            p.mesh.vertices = (np.asarray(p.mesh.vertices) - centre) / radius
+        return target
 
     def to_trimesh(self) -> trimesh.Trimesh:
         """All parts in one mesh with per-face colours (for export and inspection)."""
@@ -237,4 +241,4 @@ def generate(category: str, seed: int) -> ShapeObject:
     cat = get_category(category)
     builder = Builder(np.random.default_rng(category_seed(category, seed)))
     cat.build(builder)
-    return ShapeObject(category, int(seed), builder.parts).normalized()
+    return ShapeObject(category, int(seed), builder.parts).normalized(copy=False)

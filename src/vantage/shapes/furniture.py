@@ -208,7 +208,7 @@ def bookshelf(b: Builder) -> None:
             y += w + 0.004
 
 
-@register("piano", "out", _MIRROR + " but for the keyboard's black-key pattern (keys on the front, +X)")
+@register("piano", "out", "mirror about the XZ plane but for the black-key pattern; keys on the front (+X)")
 def piano(b: Builder) -> None:
     width, depth, height = b.u(1.3, 1.6), b.u(0.5, 0.6), b.u(1.1, 1.35)
     body = b.color(DARK + WOOD)

@@ -186,7 +186,7 @@ def motorcycle(b: Builder) -> None:
     b.box((0.35, 0.2, 0.03), (base / 2 - 0.05, 0, r * 2.05), paint)  # front mudguard
 
 
-@register("rocket", "out", "rotation about Z by the fin spacing, broken by the window on the +X side")
+@register("rocket", "out", "mirror about the XZ plane; the window on the +X side breaks the fins' turn symmetry")
 def rocket(b: Builder) -> None:
     height, r = b.u(2.0, 3.0), b.u(0.18, 0.28)
     body, accent = b.color(WHITE + METAL), b.color(PAINT)

@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 from vantage.data import build_dataset, load_build_config
-from vantage.data.build import _png
 from vantage.geometry import camera_pose, fibonacci_angles
-from vantage.io import vantage_home
+from vantage.io import encode_png, vantage_home
 from vantage.render import Camera, PyBulletRenderer
 from vantage.shapes import generate, in_domain_categories, out_of_domain_categories
 
@@ -44,7 +43,7 @@ def raw_throughput(size: int, views: int = 50, encode: bool = False) -> float:
         for cam in cams:
             out = renderer.render(cam)
             if encode:
-                _png(out.rgb)
+                encode_png(out.rgb)
         total += time.perf_counter() - start
         n += len(cams)
     renderer.close()

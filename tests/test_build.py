@@ -200,3 +200,19 @@ def test_mesh_folder_build_and_bad_mesh(tmp_path):
     (tmp_path / "meshes" / "crate" / "m1.ply").write_bytes(b"ply\nformat garbage\n")
     with pytest.raises(RuntimeError, match=r"m1.ply"):
         build_dataset(cfg, tmp_path / "out2", workers=1, progress=False)
+
+
+def test_png_encoder_roundtrips_exactly():
+    import io
+
+    from vantage.io import encode_png
+
+    rng = np.random.default_rng(0)
+    for shape in [(7, 5, 3), (32, 32), (1, 1, 3), (64, 48, 3)]:
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        img = Image.open(io.BytesIO(encode_png(a)))
+        assert img.mode == ("RGB" if len(shape) == 3 else "L")
+        np.testing.assert_array_equal(np.asarray(img), a)
+        assert encode_png(a) == encode_png(a.copy())
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(np.zeros((4, 4, 4), np.uint8))

@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "encode_png",
     "remove_stale_temps",
     "sha256_bytes",
     "sha256_file",
@@ -74,3 +79,23 @@ def sha256_file(path: str | Path) -> str:
 def vantage_home() -> Path:
     """Cache root: ``$VANTAGE_HOME`` or ``~/.cache/vantage``."""
     return Path(os.environ.get("VANTAGE_HOME", Path.home() / ".cache" / "vantage")).expanduser()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def encode_png(image: np.ndarray, level: int = 1) -> bytes:
+    """PNG bytes of an 8-bit (H, W) grey or (H, W, 3) RGB array: one zlib stream, no row filters.
+
+    Deterministic, and several times faster than PIL's encoder on small images (renders are mostly flat
+    colour, which plain zlib compresses well); a default dataset build writes 64k of them.
+    """
+    a = np.ascontiguousarray(image)
+    if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
+        raise ValueError(f"encode_png takes uint8 (H, W) or (H, W, 3) arrays, got {a.dtype} {a.shape}")
+    h, w = a.shape[:2]
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), a.reshape(h, -1)], axis=1)  # filter byte 0 per row
+    header = struct.pack(">IIBBBBB", w, h, 8, 2 if a.ndim == 3 else 0, 0, 0, 0)
+    idat = zlib.compress(rows.tobytes(), level)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from vantage import __version__
 from vantage.config import ConfigError, config_hash, from_dict, load_preset, set_override, to_dict
@@ -35,6 +34,7 @@ from vantage.io import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    encode_png,
     remove_stale_temps,
     sha256_bytes,
     vantage_home,
@@ -264,12 +264,6 @@ def _rng(cfg: BuildConfig, *keys: str | int) -> np.random.Generator:
     return np.random.default_rng([cfg.seed, *[zlib.crc32(k.encode()) if isinstance(k, str) else k for k in keys]])
 
 
-def _png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _npy(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array.astype(np.float16))
@@ -328,13 +322,13 @@ def _render_object(task: ObjectTask) -> int:
                 triplet_id=spec.triplet_id,
                 triplet_pos=spec.triplet_pos,
             )
-            blobs = {record.file_name: _png(out.rgb)}
+            blobs = {record.file_name: encode_png(out.rgb)}
             if task.group in cfg.depth:
                 record.depth_file = f"depth/{stem}.npy"
                 blobs[record.depth_file] = _npy(out.depth)
             if task.group in cfg.mask:
                 record.mask_file = f"mask/{stem}.png"
-                blobs[record.mask_file] = _png(out.mask.astype(np.uint8) * 255)
+                blobs[record.mask_file] = encode_png(out.mask.astype(np.uint8) * 255)
             for rel, data in blobs.items():
                 atomic_write_bytes(root / rel, data)
                 files[rel] = sha256_bytes(data)

@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 PARTS_DIR = ".parts"
+# Bump when shapes, rendering or the file format change, so cached builds of an unchanged config are redone.
+GENERATOR_VERSION = 2
 GROUPS = ("train", "val", "test", "out")
 
 
@@ -246,9 +248,14 @@ def load_build_config(preset: str | Path = "default", overrides: Sequence[str] =
     return from_dict(BuildConfig, data, f"preset {preset}: data")
 
 
+def build_fingerprint(cfg: BuildConfig) -> str:
+    """Hash of the config and the generator version: equal fingerprints mean byte-identical builds."""
+    return config_hash({"config": to_dict(cfg), "generator_version": GENERATOR_VERSION})
+
+
 def dataset_dir(cfg: BuildConfig) -> Path:
-    """Cache folder of a build: ``$VANTAGE_HOME/datasets/<name>-<config hash[:12]>``."""
-    return vantage_home() / "datasets" / f"{cfg.name}-{config_hash(cfg)[:12]}"
+    """Cache folder of a build: ``$VANTAGE_HOME/datasets/<name>-<fingerprint[:12]>``."""
+    return vantage_home() / "datasets" / f"{cfg.name}-{build_fingerprint(cfg)[:12]}"
 
 
 # ------------------------------------------------------------------------------------------ worker side
@@ -257,7 +264,7 @@ _WORKER: dict = {}
 
 
 def _init_worker(root: str, cfg: BuildConfig) -> None:
-    _WORKER.update(root=Path(root), cfg=cfg, renderer=PyBulletRenderer(cfg.supersample), hash=config_hash(cfg))
+    _WORKER.update(root=Path(root), cfg=cfg, renderer=PyBulletRenderer(cfg.supersample), hash=build_fingerprint(cfg))
 
 
 def _rng(cfg: BuildConfig, *keys: str | int) -> np.random.Generator:
@@ -333,7 +340,7 @@ def _render_object(task: ObjectTask) -> int:
                 atomic_write_bytes(root / rel, data)
                 files[rel] = sha256_bytes(data)
             rows.append(record.to_json())
-    part = {"object_id": task.object_id, "config_hash": _WORKER["hash"], "rows": rows, "files": files}
+    part = {"object_id": task.object_id, "fingerprint": _WORKER["hash"], "rows": rows, "files": files}
     atomic_write_json(root / PARTS_DIR / f"{task.object_id}.json", part, indent=None)
     return len(rows)
 
@@ -349,7 +356,7 @@ def _part_done(root: Path, task: ObjectTask, want_hash: str) -> bool:
         part = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    return part.get("config_hash") == want_hash and all((root / rel).is_file() for rel in part.get("files", {}))
+    return part.get("fingerprint") == want_hash and all((root / rel).is_file() for rel in part.get("files", {}))
 
 
 def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) -> None:
@@ -360,7 +367,7 @@ def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) 
         ours = marker.is_file() or (root / CARD_FILE).is_file()
         if not ours:
             raise DatasetError(f"output folder {root} is not empty and holds no vantage build; use a new folder")
-        old = json.loads(marker.read_text()).get("config_hash") if marker.is_file() else None
+        old = json.loads(marker.read_text()).get("fingerprint") if marker.is_file() else None
         if old != cfg_hash:
             if not overwrite:
                 raise DatasetError(
@@ -370,7 +377,7 @@ def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) 
             shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     if not marker.is_file():
-        atomic_write_json(marker, {"config_hash": cfg_hash, "config": to_dict(cfg), "generator": __version__})
+        atomic_write_json(marker, {"fingerprint": cfg_hash, "config": to_dict(cfg), "generator": __version__})
 
 
 def _finalize(root: Path, cfg: BuildConfig, tasks: list[ObjectTask], cfg_hash: str) -> tuple[str, int]:
@@ -392,7 +399,13 @@ def _finalize(root: Path, cfg: BuildConfig, tasks: list[ObjectTask], cfg_hash: s
 
     card = {
         "name": cfg.name,
-        "generator": {"name": "vantage", "version": __version__, "config": to_dict(cfg), "config_hash": cfg_hash},
+        "generator": {
+            "name": "vantage",
+            "version": __version__,
+            "generator_version": GENERATOR_VERSION,
+            "config": to_dict(cfg),
+            "fingerprint": cfg_hash,
+        },
         "categories": {
             "in": sorted({t.category for t in tasks if t.domain == "in"}),
             "out": sorted({t.category for t in tasks if t.domain == "out"}),
@@ -446,7 +459,7 @@ def build_dataset(
     i, n = shard
     if not (n >= 1 and 0 <= i < n):
         raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
-    cfg_hash = config_hash(cfg)
+    cfg_hash = build_fingerprint(cfg)
     _prepare_root(root, cfg_hash, cfg, overwrite)
     remove_stale_temps(root)
     tasks = plan_objects(cfg)
@@ -480,7 +493,7 @@ def build_dataset(
     if complete:
         card_path = root / CARD_FILE
         card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        if todo or card.get("generator", {}).get("config_hash") != cfg_hash:
+        if todo or card.get("generator", {}).get("fingerprint") != cfg_hash:
             manifest, images = _finalize(root, cfg, tasks, cfg_hash)
         else:
             manifest, images = card["manifest_hash"], card["counts"]["images"]

@@ -26,7 +26,8 @@ __all__ = [
 RGB = tuple[float, float, float]
 
 # Shared palettes (RGB in [0, 1]).
-DARK = [(0.08, 0.08, 0.1), (0.15, 0.15, 0.17)]
+DARK = [(0.08, 0.08, 0.1), (0.15, 0.15, 0.17)]  # small details only: tyres, screens, holes
+CHARCOAL = [(0.3, 0.3, 0.33), (0.36, 0.33, 0.3)]  # dark bodies that must still read on a black background
 METAL = [(0.55, 0.57, 0.6), (0.7, 0.7, 0.72), (0.4, 0.42, 0.45)]
 WOOD = [(0.55, 0.35, 0.18), (0.7, 0.5, 0.3), (0.4, 0.25, 0.12), (0.8, 0.65, 0.45)]
 PAINT = [(0.8, 0.1, 0.1), (0.1, 0.3, 0.8), (0.95, 0.8, 0.1), (0.1, 0.6, 0.25), (0.9, 0.9, 0.9), (0.95, 0.5, 0.1)]

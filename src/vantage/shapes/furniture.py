@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from vantage.shapes.core import DARK, FABRIC, LIGHT, METAL, PAINT, WHITE, WOOD, Builder, register
+from vantage.shapes.core import CHARCOAL, DARK, FABRIC, LIGHT, METAL, PAINT, WHITE, WOOD, Builder, register
 
 _MIRROR = "mirror about the XZ plane (left/right); front vs back and top vs bottom are distinct"
 
@@ -24,7 +24,7 @@ def _legs(b: Builder, half_x: float, half_y: float, height: float, thick: float,
 @register("bench", "in", _MIRROR + " (the backrest is at the back, -X)")
 def bench(b: Builder) -> None:
     width, depth, seat_h, t = b.u(1.4, 2.2), b.u(0.4, 0.55), b.u(0.4, 0.5), 0.06
-    wood, frame = b.color(WOOD), b.color(METAL + DARK)
+    wood, frame = b.color(WOOD), b.color(METAL + CHARCOAL)
     b.box((depth, width, t), (0, 0, seat_h), wood)
     if b.chance(0.5):
         _legs(b, depth / 2 - 0.05, width / 2 - 0.1, seat_h, 0.06, frame)
@@ -75,7 +75,7 @@ def cabinet(b: Builder) -> None:
 @register("chair", "in", _MIRROR + " (the backrest is at the back, -X)")
 def chair(b: Builder) -> None:
     size, seat_h, t = b.u(0.45, 0.6), b.u(0.42, 0.5), 0.05
-    seat, frame = b.color(WOOD + FABRIC), b.color(WOOD + METAL + DARK)
+    seat, frame = b.color(WOOD + FABRIC), b.color(WOOD + METAL + CHARCOAL)
     b.box((size, size, t), (0, 0, seat_h), seat)
     if b.chance(0.25):  # office chair: column and star base
         b.cylinder(0.035, seat_h - 0.08, (0, 0, (seat_h - 0.08) / 2 + 0.06), frame)
@@ -126,7 +126,7 @@ def sofa(b: Builder) -> None:
 )
 def table(b: Builder) -> None:
     height, top_t = b.u(0.7, 0.8), 0.05
-    wood, leg = b.color(WOOD + WHITE), b.color(WOOD + METAL + DARK)
+    wood, leg = b.color(WOOD + WHITE), b.color(WOOD + METAL + CHARCOAL)
     if b.chance(0.3):
         radius = b.u(0.5, 0.75)
         b.cylinder(radius, top_t, (0, 0, height), wood, sections=32)
@@ -195,7 +195,7 @@ def bookshelf(b: Builder) -> None:
     gap = (height - t) / n
     for k in range(n + 1):
         b.box((depth, width, t), (0, 0, t / 2 + k * gap), wood)
-    book_colors = PAINT + FABRIC + DARK
+    book_colors = PAINT + FABRIC + CHARCOAL
     for k in range(n):
         y = -width / 2 + t
         z0 = t + k * gap
@@ -211,7 +211,7 @@ def bookshelf(b: Builder) -> None:
 @register("piano", "out", "mirror about the XZ plane but for the black-key pattern; keys on the front (+X)")
 def piano(b: Builder) -> None:
     width, depth, height = b.u(1.3, 1.6), b.u(0.5, 0.6), b.u(1.1, 1.35)
-    body = b.color(DARK + WOOD)
+    body = b.color(CHARCOAL + WOOD)
     b.box((depth * 0.6, width, height), (-depth * 0.2, 0, height / 2), body)
     key_z, shelf_d = 0.72, depth * 0.45
     b.box((shelf_d, width, 0.08), (depth * 0.1 + shelf_d / 2, 0, key_z - 0.04), body)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vantage.shapes.core import DARK, GLASS, LIGHT, METAL, PAINT, WHITE, WOOD, Builder, register
+from vantage.shapes.core import CHARCOAL, DARK, GLASS, LIGHT, METAL, PAINT, WHITE, WOOD, Builder, register
 
 _MIRROR = "mirror about the XZ plane (left/right); front vs back and top vs bottom are distinct"
 
@@ -15,7 +15,7 @@ _MIRROR = "mirror about the XZ plane (left/right); front vs back and top vs bott
 @register("display", "in", _MIRROR + " (the screen faces +X, the stand is behind)")
 def display(b: Builder) -> None:
     width, height, thick, stand_h = b.u(0.9, 1.4), b.u(0.55, 0.8), b.u(0.04, 0.08), b.u(0.15, 0.3)
-    frame = b.color(DARK + METAL + WHITE)
+    frame = b.color(CHARCOAL + METAL + WHITE)
     z = stand_h + height / 2
     b.box((thick, width, height), (0, 0, z), frame)
     b.box(
@@ -33,7 +33,7 @@ def display(b: Builder) -> None:
 
 @register("lamp", "in", _MIRROR + " (the shade leans toward the front, +X)")
 def lamp(b: Builder) -> None:
-    metal, shade = b.color(METAL + DARK), b.color(PAINT + WHITE)
+    metal, shade = b.color(METAL + CHARCOAL), b.color(PAINT + WHITE)
     base_r = b.u(0.15, 0.25)
     b.cylinder(base_r, 0.05, (0, 0, 0.025), metal, sections=24)
     b.box((0.04, 0.03, 0.02), (base_r * 0.7, 0, 0.06), b.color(DARK))  # switch on the front
@@ -52,7 +52,7 @@ def lamp(b: Builder) -> None:
 @register("loudspeaker", "in", _MIRROR + " (drivers on the front, +X; the woofer is at the bottom)")
 def loudspeaker(b: Builder) -> None:
     width, depth, height = b.u(0.35, 0.6), b.u(0.3, 0.45), b.u(0.6, 1.2)
-    body = b.color(WOOD + DARK + WHITE)
+    body = b.color(WOOD + CHARCOAL + WHITE)
     feet = 0.04 if b.chance(0.5) else 0.0
     if feet:
         for y in (-width / 2 + 0.04, width / 2 - 0.04):
@@ -72,7 +72,7 @@ def loudspeaker(b: Builder) -> None:
 @register("rifle", "in", _MIRROR + " (muzzle at +X, butt at -X, magazine and grip below)")
 def rifle(b: Builder) -> None:
     length = b.u(2.0, 2.6)
-    metal, stock = b.color(DARK + METAL), b.color(WOOD + DARK)
+    metal, stock = b.color(CHARCOAL + METAL), b.color(WOOD + CHARCOAL)
     barrel_l = length * b.u(0.38, 0.5)
     b.cylinder(0.03, barrel_l, (length * 0.08 + barrel_l / 2, 0, 0.03), metal, axis="x")
     b.box((length * 0.28, 0.08, 0.14), (0, 0, 0.0), metal)  # receiver
@@ -96,7 +96,7 @@ def rifle(b: Builder) -> None:
 )
 def telephone(b: Builder) -> None:
     height, width, thick = b.u(1.6, 2.0), b.u(0.75, 0.95), b.u(0.08, 0.12)
-    body = b.color(DARK + METAL + WHITE + PAINT)
+    body = b.color(CHARCOAL + METAL + WHITE + PAINT)
     stand = 0.2 if b.chance(0.35) else 0.0
     z = stand + height / 2
     if stand:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vantage.shapes.core import DARK, GLASS, LIGHT, METAL, PAINT, RED_LIGHT, WHITE, Builder, register
+from vantage.shapes.core import CHARCOAL, DARK, GLASS, LIGHT, METAL, PAINT, RED_LIGHT, WHITE, Builder, register
 
 _MIRROR = "mirror about the XZ plane (left/right); front vs back and top vs bottom are distinct"
 
@@ -251,7 +251,7 @@ def train(b: Builder) -> None:
         b.cylinder(width * 0.38, boiler_l, (length / 2 - boiler_l / 2, 0, z0 + width * 0.45), paint, axis="x")
         b.cylinder(0.08, height * 0.45, (length / 2 - 0.2, 0, z0 + width * 0.8 + height * 0.15), b.color(DARK))
         cab_l = length - boiler_l
-        b.box((cab_l, width, height), (-length / 2 + cab_l / 2, 0, z0 + height / 2), b.color(DARK + PAINT))
+        b.box((cab_l, width, height), (-length / 2 + cab_l / 2, 0, z0 + height / 2), b.color(CHARCOAL + PAINT))
         b.box((0.02, width * 0.6, height * 0.25), (-length / 2 + cab_l, 0, z0 + height * 0.75), b.color(GLASS))
     b.sphere(0.07, (length / 2 + 0.01, 0, z0 + height * 0.3), b.color(LIGHT, 0.0))
 

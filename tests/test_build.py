@@ -16,7 +16,16 @@ from PIL import Image
 
 from conftest import small_config
 from vantage.config import ConfigError, from_dict, to_dict
-from vantage.data import BuildConfig, DatasetError, build_dataset, load_card, load_records, plan_objects, verify_dataset
+from vantage.data import (
+    BuildConfig,
+    BuildError,
+    DatasetError,
+    build_dataset,
+    load_card,
+    load_records,
+    plan_objects,
+    verify_dataset,
+)
 from vantage.geometry import angle_between, camera_pose, spherical_to_cartesian
 from vantage.shapes import UnknownCategoryError
 
@@ -198,7 +207,7 @@ def test_mesh_folder_build_and_bad_mesh(tmp_path):
     assert res.complete and verify_dataset(tmp_path / "out") == []
     assert load_card(tmp_path / "out")["categories"] == {"in": ["crate"], "out": ["tube"]}
     (tmp_path / "meshes" / "crate" / "m1.ply").write_bytes(b"ply\nformat garbage\n")
-    with pytest.raises(RuntimeError, match=r"m1.ply"):
+    with pytest.raises(BuildError, match=r"crate-m1 .*m1\.ply"):
         build_dataset(cfg, tmp_path / "out2", workers=1, progress=False)
 
 

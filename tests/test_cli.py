@@ -86,6 +86,25 @@ def test_build_into_a_file_and_bad_meshes(tmp_path):
         "data", "build", "--preset", "quick", "--meshes", str(tmp_path / "nomeshes"), "--out", str(tmp_path / "m"), "-q"
     )
     assert res.returncode == 1 and "nomeshes" in res.stderr and "does not exist" in res.stderr
+    bad = tmp_path / "meshes" / "crate" / "broken.obj"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("v 0 0 0\nf 1 2 9\nnot a mesh\n")
+    res = run_cli(
+        "data",
+        "build",
+        "--meshes",
+        str(tmp_path / "meshes"),
+        "--set",
+        "out_of_domain=[]",
+        "--set",
+        "in_domain=[]",
+        "--out",
+        str(tmp_path / "m2"),
+        "-q",
+        "--workers",
+        "1",
+    )
+    assert res.returncode == 1 and "broken.obj" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_pending_groups_say_so(tmp_path):

@@ -43,11 +43,11 @@ def _parse_shard(shard: str) -> tuple[int, int]:
 
 def _known_errors() -> tuple[type[Exception], ...]:
     from vantage.config import ConfigError
-    from vantage.data import DatasetError
+    from vantage.data import BuildError, DatasetError
     from vantage.shapes import UnknownCategoryError
     from vantage.shapes.meshes import MeshError
 
-    return ConfigError, DatasetError, UnknownCategoryError, MeshError, FileNotFoundError
+    return ConfigError, DatasetError, BuildError, UnknownCategoryError, MeshError, FileNotFoundError
 
 
 def _version(value: bool) -> None:

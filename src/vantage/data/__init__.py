@@ -9,7 +9,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from vantage.data.build import BuildConfig, BuildResult, build_dataset, dataset_dir, load_build_config, plan_objects
+from vantage.data.build import (
+    BuildConfig,
+    BuildError,
+    BuildResult,
+    build_dataset,
+    dataset_dir,
+    load_build_config,
+    plan_objects,
+)
 from vantage.data.preview import contact_sheet
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
 from vantage.data.verify import Problem, summarize, verify_dataset
@@ -50,6 +58,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BuildConfig",
+    "BuildError",
     "BuildResult",
     "DatasetError",
     "ImageTextDataset",

@@ -44,6 +44,7 @@ from vantage.shapes import ShapeObject, generate, get_category, in_domain_catego
 
 __all__ = [
     "BuildConfig",
+    "BuildError",
     "BuildResult",
     "CameraConfig",
     "MeshSourceConfig",
@@ -60,6 +61,10 @@ PARTS_DIR = ".parts"
 # Bump when shapes, rendering or the file format change, so cached builds of an unchanged config are redone.
 GENERATOR_VERSION = 2
 GROUPS = ("train", "val", "test", "out")
+
+
+class BuildError(RuntimeError):
+    """An object could not be built or rendered; the message names the object and, for meshes, the file."""
 
 
 @dataclass
@@ -292,7 +297,7 @@ def _render_object(task: ObjectTask) -> int:
     try:
         renderer.set_object(load_task_shape(task, cfg))
     except Exception as e:
-        raise RuntimeError(f"object {task.object_id} ({task.category}): {type(e).__name__}: {e}") from e
+        raise BuildError(f"object {task.object_id} ({task.category}): {type(e).__name__}: {e}") from e
     rows, files = [], {}
     size = cfg.image_size
     for vs_name in cfg.assign.get(task.group, []):
@@ -367,7 +372,10 @@ def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) 
         ours = marker.is_file() or (root / CARD_FILE).is_file()
         if not ours:
             raise DatasetError(f"output folder {root} is not empty and holds no vantage build; use a new folder")
-        old = json.loads(marker.read_text()).get("fingerprint") if marker.is_file() else None
+        try:
+            old = json.loads(marker.read_text()).get("fingerprint") if marker.is_file() else None
+        except json.JSONDecodeError:
+            old = "unreadable"
         if old != cfg_hash:
             if not overwrite:
                 raise DatasetError(

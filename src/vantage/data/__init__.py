@@ -24,6 +24,7 @@ from vantage.data.verify import Problem, summarize, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
 
 _LAZY = {
+    "EpochSampler": "vantage.data.read",
     "ImageTextDataset": "vantage.data.read",
     "MultiViewDataset": "vantage.data.read",
     "ObjectGroupDataset": "vantage.data.read",
@@ -38,6 +39,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from vantage.data.read import (
+        EpochSampler,
         ImageTextDataset,
         MultiViewDataset,
         ObjectGroupDataset,
@@ -61,6 +63,7 @@ __all__ = [
     "BuildError",
     "BuildResult",
     "DatasetError",
+    "EpochSampler",
     "ImageTextDataset",
     "MultiViewDataset",
     "ObjectGroupDataset",

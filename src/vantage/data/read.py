@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
 from vantage.data.transforms import to_tensor
 
 __all__ = [
+    "EpochSampler",
     "ImageTextDataset",
     "MultiViewDataset",
     "ObjectGroupDataset",
@@ -156,9 +157,61 @@ class MultiViewDataset(_RecordDataset):
         return item
 
 
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    """A 63-bit seed for one item's randomness in one epoch."""
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+class EpochSampler(Sampler):
+    """Shuffles with a generator seeded by (seed, epoch) and yields ``(epoch, index)`` keys.
+
+    Datasets that accept such keys (TripletDataset) seed each item's augmentations from them, so training
+    randomness is a pure function of (seed, epoch, index): an interrupted run resumes exactly, with any
+    number of loader workers. Under torch.distributed each rank takes every world-th index (padded so all
+    ranks get the same count); Lightning must then not add its own sampler (``use_distributed_sampler=False``).
+    """
+
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True) -> None:
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of every epoch."""
+        self.epoch = epoch
+
+    def _rank_world(self) -> tuple[int, int]:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def __iter__(self):
+        order = (
+            torch.randperm(
+                self.n,
+                generator=torch.Generator().manual_seed(
+                    int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+                ),
+            )
+            if self.shuffle
+            else torch.arange(self.n)
+        ).tolist()
+        rank, world = self._rank_world()
+        if world > 1:
+            order = (order * 2)[: len(self) * world][rank::world]
+        return iter([(self.epoch, i) for i in order])
+
+    def __len__(self) -> int:
+        world = self._rank_world()[1]
+        return -(-self.n // world)
+
+
 class TripletDataset(_RecordDataset):
     """Adjacent-view triplets: ``left``, ``centre``, ``right`` unaugmented, plus two augmented copies of the
-    centre (``centre_aug1``, ``centre_aug2``) when ``augment`` is given; ``directions`` is (3, 3) L/C/R."""
+    centre (``centre_aug1``, ``centre_aug2``) when ``augment`` is given; ``directions`` is (3, 3) L/C/R.
+
+    Indexing with an ``(epoch, index)`` key (see :class:`EpochSampler`) seeds the augmentations from
+    (``seed``, epoch, index); a plain integer index uses epoch 0.
+    """
 
     def __init__(
         self,
@@ -167,6 +220,7 @@ class TripletDataset(_RecordDataset):
         view_set: str = "triplet",
         transform: Transform | None = None,
         augment: Transform | None = None,
+        seed: int = 0,
     ) -> None:
         root = Path(root)
         records = filter_records(load_records(root), split=split, view_set=view_set)
@@ -182,12 +236,13 @@ class TripletDataset(_RecordDataset):
             raise DatasetError(f"no triplets in {root} for split={split!r}, view_set={view_set!r}")
         self.triplets = [groups[k] for k in sorted(groups)]
         super().__init__(root, records, _default_classes(root), transform)
-        self.augment = augment
+        self.augment, self.seed = augment, seed
 
     def __len__(self) -> int:
         return len(self.triplets)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         t = self.triplets[index]
         item = {
             "left": self.image(t["L"]),
@@ -199,7 +254,9 @@ class TripletDataset(_RecordDataset):
         }
         if self.augment is not None:
             centre = _open_rgb(self.root / t["C"].file_name)
-            item["centre_aug1"], item["centre_aug2"] = self.augment(centre), self.augment(centre)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(item_seed(self.seed, epoch, index))
+                item["centre_aug1"], item["centre_aug2"] = self.augment(centre), self.augment(centre)
         return item
 
 

@@ -1,0 +1,14 @@
+"""Training: Lightning modules per method with shared checkpointing, logging and seeding."""
+
+from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
+from vantage.train.ssl import PoseSSLModule, SSLTrainConfig, train_ssl
+
+__all__ = [
+    "AtomicCheckpoint",
+    "PoseSSLModule",
+    "SSLTrainConfig",
+    "capture_rng",
+    "last_checkpoint",
+    "restore_rng",
+    "train_ssl",
+]

@@ -1,0 +1,197 @@
+"""Pose-aware SSL training (`vantage train ssl`): SimCLR / VICReg / SimSiam / supervised, + trajectory loss."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from vantage.losses import SSL_METHODS, SSLObjective, trajectory_loss
+from vantage.models import FeatureExtractor, create_backbone
+from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
+
+__all__ = ["PoseSSLModule", "SSLTrainConfig", "train_ssl"]
+
+
+@dataclass
+class SSLTrainConfig:
+    """One SSL run. Defaults are the CPU scale; the `paper` preset sets the paper's (300 epochs, batch 300)."""
+
+    method: str = "vicreg"
+    traj_weight: float = 0.0  # lambda; 0 = plain SSL
+    traj_on: str = "pooled"  # pooled (the paper) | projector
+    backbone: str = "resnet18"
+    small_input: bool = True
+    pretrained: bool = False
+    image_size: int = 32
+    hflip: bool = False  # a flip mirrors the pose, so it is off unless asked for
+    proj_dim: int = 2048
+    hidden_dim: int = 2048
+    optimizer: str = "lars"  # lars (the paper) | adamw | sgd
+    lr: float = 0.3
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 1
+    epochs: int = 10
+    batch_size: int = 64
+    seed: int = 0
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+
+    def __post_init__(self) -> None:
+        if self.method not in SSL_METHODS:
+            raise ValueError(f"method must be one of {SSL_METHODS}, got {self.method!r}")
+        if self.traj_on not in ("pooled", "projector"):
+            raise ValueError(f"traj_on must be pooled or projector, got {self.traj_on!r}")
+        if self.traj_weight < 0:
+            raise ValueError(f"traj_weight must be >= 0, got {self.traj_weight}")
+        if self.optimizer not in ("lars", "adamw", "sgd"):
+            raise ValueError(f"optimizer must be lars, adamw or sgd, got {self.optimizer!r}")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError("epochs must be >= 1 and batch_size >= 2")
+
+
+class PoseSSLModule(L.LightningModule):
+    """Backbone + SSL objective; the trajectory loss on (L, C, R) is added with weight ``traj_weight``."""
+
+    def __init__(self, cfg: SSLTrainConfig, num_classes: int) -> None:
+        super().__init__()
+        self.save_hyperparameters({"cfg": vars(cfg), "num_classes": num_classes})
+        self.cfg = cfg
+        self.backbone = FeatureExtractor(create_backbone(cfg.backbone, cfg.pretrained, small_input=cfg.small_input))
+        self.objective = SSLObjective(
+            cfg.method, self.backbone.num_features, cfg.proj_dim, cfg.hidden_dim, num_classes=num_classes
+        )
+
+    def setup(self, stage: str) -> None:
+        if (
+            self.trainer is not None
+            and self.trainer.world_size > 1
+            and hasattr(self.objective.criterion, "gather_distributed")
+        ):
+            self.objective.criterion.gather_distributed = True  # negatives / statistics over all GPUs
+
+    def trajectory_term(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The trajectory loss of a batch of unaugmented (L, C, R) triplets, on the configured feature."""
+        b = batch["centre"].shape[0]
+        h = self.backbone(torch.cat([batch["left"], batch["centre"], batch["right"]]))
+        z = self.objective.embed(h) if self.cfg.traj_on == "projector" else h
+        return trajectory_loss(z[:b], z[b : 2 * b], z[2 * b :])
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        h1, h2 = self.backbone(batch["centre_aug1"]), self.backbone(batch["centre_aug2"])
+        sem = self.objective(h1, h2, batch["label"])
+        loss = sem
+        self.log("train/sem_loss", sem, prog_bar=True, sync_dist=True)
+        if self.cfg.traj_weight > 0:
+            traj = self.trajectory_term(batch)
+            loss = sem + self.cfg.traj_weight * traj
+            self.log("train/traj_loss", traj, prog_bar=True, sync_dist=True)
+        self.log("train/loss", loss, sync_dist=True)
+        return loss
+
+    def configure_optimizers(self):
+        cfg = self.cfg
+        decay, no_decay = [], []
+        for name, p in self.named_parameters():
+            (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        lr = cfg.lr * cfg.batch_size / 256 if cfg.optimizer == "lars" else cfg.lr  # linear scaling for LARS
+        if cfg.optimizer == "lars":
+            from lightly.utils.lars import LARS
+
+            opt = LARS(groups, lr=lr, momentum=0.9)
+        elif cfg.optimizer == "sgd":
+            opt = torch.optim.SGD(groups, lr=lr, momentum=0.9)
+        else:
+            opt = torch.optim.AdamW(groups, lr=lr)
+        per_epoch = self.trainer.estimated_stepping_batches / max(1, self.trainer.max_epochs)
+        total = max(1, round(per_epoch * cfg.epochs))  # the schedule spans cfg.epochs, even with stop_after
+        warm = min(total - 1, int(total * cfg.warmup_epochs / cfg.epochs)) if cfg.warmup_epochs else 0
+
+        def schedule(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["vantage_rng"] = capture_rng()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "vantage_rng" in checkpoint:  # resumed: continue the random streams where the checkpoint left them
+            restore_rng(checkpoint["vantage_rng"])
+
+
+def triplet_loader(root: str | Path, cfg: SSLTrainConfig, split: str = "train", shuffle: bool = True) -> DataLoader:
+    """Batches of triplets with two SSL augmentations of the centre, resized to ``cfg.image_size``."""
+    from vantage.data import EpochSampler, TripletDataset, ssl_augmentation, to_tensor
+
+    ds = TripletDataset(
+        root,
+        seed=cfg.seed,
+        split=split,
+        transform=to_tensor(cfg.image_size),
+        augment=ssl_augmentation(cfg.image_size, hflip_prob=0.5 if cfg.hflip else 0.0),
+    )
+    drop_last = shuffle and len(ds) > cfg.batch_size
+    return DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        sampler=EpochSampler(len(ds), cfg.seed, shuffle),
+        drop_last=drop_last,
+        num_workers=cfg.num_workers,
+        persistent_workers=cfg.num_workers > 0,
+    )
+
+
+def train_ssl(
+    cfg: SSLTrainConfig, data: str | Path, out: str | Path, progress: bool = True, stop_after: int | None = None
+) -> Path:
+    """Train (or resume from ``<out>/checkpoints/last.ckpt``); returns the last checkpoint's path.
+
+    ``stop_after=n`` ends this invocation once n epochs in total are done (the schedule still spans
+    ``cfg.epochs``), for job slots shorter than the run; calling again resumes exactly where it stopped.
+    """
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    loader = triplet_loader(data, cfg)
+    module = PoseSSLModule(cfg, num_classes=len(loader.dataset.classes))
+    ckpt = AtomicCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+        save_last=True,
+        save_top_k=-1,
+        every_n_epochs=1,
+    )
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs if stop_after is None else min(cfg.epochs, stop_after),
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        default_root_dir=out,
+        callbacks=[ckpt],
+        enable_progress_bar=progress,
+        logger=[CSVLogger(out, name="logs"), TensorBoardLogger(out, name="tb")],
+        log_every_n_steps=max(1, min(10, len(loader))),
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # EpochSampler shards by rank itself
+    )
+    trainer.fit(module, loader, ckpt_path=last_checkpoint(out))
+    return out / "checkpoints" / "last.ckpt"

@@ -107,10 +107,78 @@ def test_build_into_a_file_and_bad_meshes(tmp_path):
     assert res.returncode == 1 and "broken.obj" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_pending_groups_say_so(tmp_path):
-    for group in ("train", "eval"):
-        res = run_cli(group, "ssl", "--method", "vicreg")
+def test_pending_commands_say_so():
+    for args in (["train", "classify"], ["train", "ovt", "--x"], ["eval", "pose-ssl"]):
+        res = run_cli(*args)
         assert res.returncode == 2 and "not built yet" in res.stderr
+
+
+_TINY_SSL = ["--epochs", "1", "--set", "image_size=16", "--set", "proj_dim=32", "--set", "hidden_dim=32", "-q"]
+
+
+def test_train_ssl_runs_and_resumes(quick_build, tmp_path):
+    run = tmp_path / "ssl"
+    res = run_cli(
+        "train",
+        "ssl",
+        "--data",
+        str(quick_build),
+        "--out",
+        str(run),
+        "--traj-weight",
+        "0.1",
+        "--batch-size",
+        "16",
+        "--accelerator",
+        "cpu",
+        *_TINY_SSL,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "logs" / "version_0" / "metrics.csv").is_file()
+    again = run_cli(
+        "train",
+        "ssl",
+        "--data",
+        str(quick_build),
+        "--out",
+        str(run),
+        "--traj-weight",
+        "0.1",
+        "--batch-size",
+        "16",
+        "--accelerator",
+        "cpu",
+        *_TINY_SSL,
+    )
+    assert again.returncode == 0 and "Restoring states" in again.stderr  # nothing left to do: resumed at the end
+    bad = run_cli("train", "ssl", "--data", str(tmp_path / "nowhere"), *_TINY_SSL)
+    assert bad.returncode == 1 and "no built dataset" in bad.stderr
+
+
+def test_train_ssl_two_process_ddp_on_cpu(quick_build, tmp_path):
+    run = tmp_path / "ddp"
+    res = run_cli(
+        "train",
+        "ssl",
+        "--method",
+        "simclr",
+        "--data",
+        str(quick_build),
+        "--out",
+        str(run),
+        "--devices",
+        "2",
+        "--accelerator",
+        "cpu",
+        "--batch-size",
+        "8",
+        "--traj-weight",
+        "0.1",
+        *_TINY_SSL,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("checkpoint:") == 1 and (run / "checkpoints" / "last.ckpt").is_file()
+    assert "distributed_backend=gloo" in res.stderr and "Initializing distributed: GLOBAL_RANK: 1" in res.stderr
 
 
 def test_bench_and_report(quick_build, tmp_path, coil20):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,10 +21,13 @@ data_app = typer.Typer(help="Build, inspect, verify and preview multi-view datas
 app.add_typer(data_app, name="data")
 
 _PENDING = {
-    "train": "training (`vantage train ssl|classify|clip|ovt`) arrives with issues #3 (pose-aware SSL), #4 (3DTRL) "
-    "and #5 (Omniview-Tuning)",
+    "classify": "3DTRL classification (`vantage train classify`) arrives with issue #4",
+    "clip": "CLIP pre-training (`vantage train clip`) arrives with issue #5",
+    "ovt": "Omniview-Tuning (`vantage train ovt`) arrives with issue #5",
     "eval": "evaluation (`vantage eval pose-ssl|depth|zeroshot`) arrives with issues #3, #4 and #5",
 }
+train_app = typer.Typer(help="Train models: pose-aware SSL (more methods follow).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -163,14 +167,71 @@ def data_preview(
 
 def _pending(name: str):
     def command(ctx: typer.Context) -> None:
-        raise _fail(f"`vantage {name}` is not built yet: {_PENDING[name]}.", code=2)
+        raise _fail(f"`vantage {'train ' if name != 'eval' else ''}{name}` is not built yet: {_PENDING[name]}.", code=2)
 
     command.__doc__ = f"(not built yet) {_PENDING[name]}."
     return command
 
 
-for _name in _PENDING:
-    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(_pending(_name))
+_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+for _name in ("classify", "clip", "ovt"):
+    train_app.command(_name, context_settings=_EXTRA)(_pending(_name))
+app.command("eval", context_settings=_EXTRA)(_pending("eval"))
+
+
+@train_app.command("ssl")
+def train_ssl_cmd(
+    method: Annotated[str, typer.Option(help="simclr | vicreg | simsiam | supervised")] = "vicreg",
+    traj_weight: Annotated[float, typer.Option("--traj-weight", help="Trajectory-loss weight lambda (0: off).")] = 0.0,
+    traj_on: Annotated[str, typer.Option("--traj-on", help="pooled (the paper) | projector")] = "pooled",
+    data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
+    preset: PresetOpt = "default",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/ssl/<method>-traj<w>-seed<s>).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default from config).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size per device.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    devices: Annotated[int, typer.Option(help="Devices (processes) per node; >1 uses DDP.")] = 1,
+    accelerator: Annotated[str, typer.Option(help="auto | cpu | gpu")] = "auto",
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override an SSL config field: key=value.")
+    ] = None,
+    stop_after: Annotated[
+        int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Pose-aware SSL on the triplet view set; re-running the same command resumes from last.ckpt."""
+    from vantage.config import ConfigError, from_dict, set_override
+    from vantage.data import dataset_dir, load_build_config
+    from vantage.train import SSLTrainConfig, train_ssl
+
+    fields: dict = {
+        "method": method,
+        "traj_weight": traj_weight,
+        "traj_on": traj_on,
+        "seed": seed,
+        "devices": devices,
+        "accelerator": accelerator,
+    }
+    if devices > 1:
+        fields["strategy"] = "ddp"
+    if epochs is not None:
+        fields["epochs"] = epochs
+    if batch_size is not None:
+        fields["batch_size"] = batch_size
+    try:
+        for o in overrides or []:
+            set_override(fields, o)
+        cfg = from_dict(SSLTrainConfig, fields, "train ssl")
+        root = data or dataset_dir(load_build_config(preset))
+        if not (root / "dataset.json").is_file():
+            raise ConfigError(f"no built dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+        run = out or Path("runs") / "ssl" / f"{cfg.method}-traj{cfg.traj_weight:g}-seed{cfg.seed}"
+        ckpt = train_ssl(cfg, root, run, progress=not quiet, stop_after=stop_after)
+    except _known_errors() as e:
+        raise _fail(str(e)) from None
+    if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP runs this command once per process
+        typer.echo(f"checkpoint: {ckpt}")
 
 
 @app.command("bench")

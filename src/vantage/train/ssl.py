@@ -189,7 +189,7 @@ def train_ssl(
         callbacks=[ckpt],
         enable_progress_bar=progress,
         logger=[CSVLogger(out, name="logs"), TensorBoardLogger(out, name="tb")],
-        log_every_n_steps=max(1, min(10, len(loader))),
+        log_every_n_steps=max(1, min(10, len(loader) // (cfg.devices if isinstance(cfg.devices, int) else 1))),
         enable_model_summary=False,
         use_distributed_sampler=False,  # EpochSampler shards by rank itself
     )

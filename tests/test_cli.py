@@ -118,7 +118,7 @@ _TINY_SSL = ["--epochs", "1", "--set", "image_size=16", "--set", "proj_dim=32", 
 
 def test_train_ssl_runs_and_resumes(quick_build, tmp_path):
     run = tmp_path / "ssl"
-    res = run_cli(
+    args = [
         "train",
         "ssl",
         "--data",
@@ -132,25 +132,12 @@ def test_train_ssl_runs_and_resumes(quick_build, tmp_path):
         "--accelerator",
         "cpu",
         *_TINY_SSL,
-    )
+    ]
+    res = run_cli(*args)
     assert res.returncode == 0, res.stderr
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "logs" / "version_0" / "metrics.csv").is_file()
-    again = run_cli(
-        "train",
-        "ssl",
-        "--data",
-        str(quick_build),
-        "--out",
-        str(run),
-        "--traj-weight",
-        "0.1",
-        "--batch-size",
-        "16",
-        "--accelerator",
-        "cpu",
-        *_TINY_SSL,
-    )
-    assert again.returncode == 0 and "Restoring states" in again.stderr  # nothing left to do: resumed at the end
+    again = run_cli(*args)  # the same command again: resumes from last.ckpt, nothing left to do
+    assert again.returncode == 0 and "Restoring states" in again.stderr
     bad = run_cli("train", "ssl", "--data", str(tmp_path / "nowhere"), *_TINY_SSL)
     assert bad.returncode == 1 and "no built dataset" in bad.stderr
 

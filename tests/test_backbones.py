@@ -11,7 +11,7 @@ from vantage.models import FeatureExtractor, compress_tap, create_backbone
 @pytest.fixture(scope="module")
 def resnet():
     torch.manual_seed(0)
-    return FeatureExtractor(create_backbone("resnet18", small_input=True)).eval()
+    return FeatureExtractor(create_backbone("resnet18", stem="cifar")).eval()
 
 
 def test_resnet_taps_at_32_px(resnet):
@@ -58,16 +58,16 @@ def test_compression(resnet):
 
 def test_local_checkpoint_roundtrip(tmp_path):
     torch.manual_seed(1)
-    a = create_backbone("resnet18", small_input=True)
+    a = create_backbone("resnet18", stem="cifar")
     torch.save(a.state_dict(), tmp_path / "plain.pt")
     torch.save({"state_dict": {f"backbone.model.{k}": v for k, v in a.state_dict().items()}}, tmp_path / "lit.ckpt")
     x = torch.randn(1, 3, 32, 32)
     for name in ("plain.pt", "lit.ckpt"):
-        b = create_backbone("resnet18", small_input=True, checkpoint=tmp_path / name)
+        b = create_backbone("resnet18", stem="cifar", checkpoint=tmp_path / name)
         torch.testing.assert_close(a.eval()(x), b.eval()(x))
     with pytest.raises(ValueError, match="does not fit"):
-        create_backbone("resnet34", small_input=True, checkpoint=tmp_path / "plain.pt")
+        create_backbone("resnet34", stem="cifar", checkpoint=tmp_path / "plain.pt")
     with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
         create_backbone("resnet18", checkpoint=tmp_path / "missing.pt")
-    with pytest.raises(ValueError, match="small_input"):
-        create_backbone("vit_tiny_patch16_224", small_input=True)
+    with pytest.raises(ValueError, match="stem"):
+        create_backbone("vit_tiny_patch16_224", stem="cifar")

@@ -108,12 +108,24 @@ def test_build_into_a_file_and_bad_meshes(tmp_path):
 
 
 def test_pending_commands_say_so():
-    for args in (["train", "classify"], ["train", "ovt", "--x"], ["eval", "pose-ssl"]):
+    for args in (["train", "classify"], ["train", "ovt", "--x"], ["eval", "depth"]):
         res = run_cli(*args)
         assert res.returncode == 2 and "not built yet" in res.stderr
 
 
-_TINY_SSL = ["--epochs", "1", "--set", "image_size=16", "--set", "proj_dim=32", "--set", "hidden_dim=32", "-q"]
+_TINY_SSL = [
+    "--preset",
+    "quick",
+    "--epochs",
+    "1",
+    "--set",
+    "image_size=16",
+    "--set",
+    "proj_dim=32",
+    "--set",
+    "hidden_dim=32",
+    "-q",
+]
 
 
 def test_train_ssl_runs_and_resumes(quick_build, tmp_path):
@@ -140,6 +152,20 @@ def test_train_ssl_runs_and_resumes(quick_build, tmp_path):
     assert again.returncode == 0 and "Restoring states" in again.stderr
     bad = run_cli("train", "ssl", "--data", str(tmp_path / "nowhere"), *_TINY_SSL)
     assert bad.returncode == 1 and "no built dataset" in bad.stderr
+    # ... and the benchmark on the checkpoint it wrote
+    res = run_cli(
+        "eval", "pose-ssl", "--checkpoint", str(run / "checkpoints" / "last.ckpt"), "--data", str(quick_build),
+        "--preset", "quick", "--no-coil20", "-q",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "| pooled |" in res.stdout and "| conv3 |" in res.stdout
+    report = json.loads((run / "eval" / "pose_ssl.json").read_text())
+    assert set(report["table"]) == {"pooled", "conv3"} and report["config"]["image_size"] == 16
+    assert 0 <= report["table"]["conv3"]["in_domain"]["absolute"]["top1"] <= 100
+    res = run_cli("eval", "pose-ssl", "--data", str(quick_build), "-q")
+    assert res.returncode == 1 and "--checkpoint" in res.stderr
+    res = run_cli("eval", "pose-ssl", "--model", "resnet18", "--taps", "pooled,conv9", "--data", str(quick_build), "-q")
+    assert res.returncode == 1 and "conv9" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_train_ssl_two_process_ddp_on_cpu(quick_build, tmp_path):
@@ -179,8 +205,21 @@ def test_bench_and_report(quick_build, tmp_path, coil20):
     data = results["suites"]["data"]
     assert data["verify"]["problems"] == 0 and data["build"]["rendered"] == 0  # reused the build
     assert data["coil20"]["images"] == 1440 and data["coil20"]["objects"] == 20
+    pose = results["suites"]["pose_ssl"]
+    assert set(pose["table"]) == {"vicreg", "vicreg+traj0.1", "supervised", "random-init"}
+    assert pose["table"]["vicreg"]["conv3"]["semantics"]["linear_top1"]["n"] == 1
+    assert "vicreg+traj0.1" in pose["deltas"]["traj_minus_plain"]
+    assert (run / pose["plots"]["sphere"]).is_file() and (run / pose["plots"]["errors"]).is_file()
     page = (run / "report.html").read_text()
     assert "Contact sheet" in page and "data:image/png;base64" in page and "verified" in page
+    assert "Pose-aware SSL" in page and "vicreg+traj0.1" in page
+    # Re-running reuses every checkpoint and cached evaluation.
+    res = run_cli(
+        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--suite", "pose_ssl", "-q"
+    )
+    assert res.returncode == 0, res.stderr
+    again = json.loads((run / "results.json").read_text())["suites"]["pose_ssl"]
+    assert again["table"] == pose["table"] and "Restoring states" in res.stderr
     (run / "report.html").unlink()
     assert run_cli("report", str(run)).returncode == 0 and (run / "report.html").is_file()
     missing = run_cli("report", str(tmp_path / "nothing"))

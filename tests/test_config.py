@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vantage.bench.pose_ssl_suite import ssl_preset_configs
 from vantage.config import ConfigError, config_hash, load_preset, load_yaml, preset_names, set_override
 from vantage.data import BuildConfig, load_build_config, plan_objects
 
@@ -12,7 +13,13 @@ def test_shipped_presets_parse():
     assert {"quick", "default", "paper"} <= set(preset_names())
     for name in preset_names():
         cfg = load_build_config(name)
-        assert isinstance(cfg, BuildConfig) and cfg.name == name
+        assert isinstance(cfg, BuildConfig) and cfg.name == ("default" if name == "repro" else name)
+        ssl_preset_configs(load_preset(name), name)  # the ssl sections are typed and valid too
+    # repro extends default: same data (so it reuses the cached build), only the ssl settings differ
+    assert load_build_config("repro") == load_build_config("default")
+    train, eval_cfg, bench = ssl_preset_configs(load_preset("repro"))
+    assert train["epochs"] == 2 and train["stem"] == "cifar_pool" and bench.seeds == [0, 1, 2]
+    assert eval_cfg.pair_steps == 1000
     default = load_build_config("default")
     assert default == BuildConfig()  # the YAML spells out the code defaults
     counts = {}
@@ -50,3 +57,20 @@ def test_yaml_errors_name_the_file(tmp_path):
     good.write_text("data:\n  image_size: forty\n")
     with pytest.raises(ConfigError, match=r"mine.yaml: data.image_size: expected an integer, got 'forty'"):
         load_build_config(good)
+
+
+def test_extends_merges_and_rejects_cycles(tmp_path):
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: quick\ndata: {image_size: 24}\nssl: {bench: {seeds: [3]}}\n")
+    merged = load_preset(child)
+    assert merged["data"]["image_size"] == 24 and merged["data"]["objects_per_category"] == 3
+    assert merged["ssl"]["bench"]["seeds"] == [3] and merged["ssl"]["train"]["image_size"] == 16
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(f"extends: {b}\n")
+    b.write_text(f"extends: {a}\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_preset(a)
+    bad = tmp_path / "bad_ssl.yaml"
+    bad.write_text("extends: quick\nssl: {bench: {methods: [byol]}}\n")
+    with pytest.raises(ConfigError, match="byol"):
+        ssl_preset_configs(load_preset(bad), "bad_ssl")

@@ -53,13 +53,28 @@ def test_absolute_pose_on_a_pose_revealing_feature():
     cats = torch.arange(2).repeat_interleave(150)
     # A feature that encodes the camera direction (plus a category offset) must get pose right.
     feats = torch.cat([dirs[views] * 10, cats[:, None].float()], 1)
-    scores = absolute_pose_knn(feats, views, cats, feats + 0.01, views, cats, dirs, k=3)
+    scores = absolute_pose_knn(feats, views, cats, feats + 0.01, dirs[views], cats, dirs, k=3)
     assert scores.top1 == 1.0 and scores.median_error_deg < 1e-3 and scores.acc_30 == 1.0
+    assert scores.correct.all()
     # A constant feature cannot: accuracy at chance level, large errors.
     flat = torch.ones(300, 4)
-    bad = absolute_pose_knn(flat, views, cats, flat, views, cats, dirs, k=50)
+    bad = absolute_pose_knn(flat, views, cats, flat, dirs[views], cats, dirs, k=50)
     assert (
         bad.top1 < 0.1
         and bad.median_error_deg > 40
         and set(bad.as_dict()) == {"top1", "median_error_deg", "acc_30", "n"}
     )
+
+
+def test_unseen_poses_score_against_the_nearest_seen_pose():
+    seen = torch.tensor(fibonacci_sphere(50), dtype=torch.float32)
+    unseen = torch.tensor(fibonacci_sphere(100), dtype=torch.float32)
+    views = torch.arange(50).repeat(3)
+    cats = torch.zeros(150, dtype=torch.long)
+    # The feature is the direction itself: each unseen pose finds its nearest seen pose.
+    scores = absolute_pose_knn(seen[views] * 10, views, cats, unseen * 10, unseen, cats[:100], seen, k=1)
+    nearest = (unseen @ seen.T).argmax(1)
+    assert scores.top1 == 1.0
+    # Errors are measured to the true unseen direction, so they are the gaps to the nearest seen pose (> 0).
+    torch.testing.assert_close(scores.errors_deg, geodesic_deg(seen[nearest], unseen))
+    assert 0 < scores.median_error_deg < 25

@@ -24,7 +24,8 @@ _PENDING = {
     "classify": "3DTRL classification (`vantage train classify`) arrives with issue #4",
     "clip": "CLIP pre-training (`vantage train clip`) arrives with issue #5",
     "ovt": "Omniview-Tuning (`vantage train ovt`) arrives with issue #5",
-    "eval": "evaluation (`vantage eval pose-ssl|depth|zeroshot`) arrives with issues #3, #4 and #5",
+    "depth": "pseudo-depth evaluation (`vantage eval depth`) arrives with issue #4",
+    "zeroshot": "zero-shot viewpoint evaluation (`vantage eval zeroshot`) arrives with issue #5",
 }
 train_app = typer.Typer(help="Train models: pose-aware SSL (more methods follow).", no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -167,7 +168,8 @@ def data_preview(
 
 def _pending(name: str):
     def command(ctx: typer.Context) -> None:
-        raise _fail(f"`vantage {'train ' if name != 'eval' else ''}{name}` is not built yet: {_PENDING[name]}.", code=2)
+        group = "eval" if name in ("depth", "zeroshot") else "train"
+        raise _fail(f"`vantage {group} {name}` is not built yet: {_PENDING[name]}.", code=2)
 
     command.__doc__ = f"(not built yet) {_PENDING[name]}."
     return command
@@ -176,7 +178,12 @@ def _pending(name: str):
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 for _name in ("classify", "clip", "ovt"):
     train_app.command(_name, context_settings=_EXTRA)(_pending(_name))
-app.command("eval", context_settings=_EXTRA)(_pending("eval"))
+eval_app = typer.Typer(
+    help="Evaluate frozen encoders: the semantic + pose benchmark (more follow).", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
+for _name in ("depth", "zeroshot"):
+    eval_app.command(_name, context_settings=_EXTRA)(_pending(_name))
 
 
 @train_app.command("ssl")
@@ -200,8 +207,10 @@ def train_ssl_cmd(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Pose-aware SSL on the triplet view set; re-running the same command resumes from last.ckpt."""
-    from vantage.config import ConfigError, from_dict, set_override
+    """Pose-aware SSL on the triplet view set (settings: the preset's ssl.train, then these options);
+    re-running the same command resumes from last.ckpt."""
+    from vantage.bench.pose_ssl_suite import ssl_preset_configs
+    from vantage.config import ConfigError, from_dict, load_preset, set_override
     from vantage.data import dataset_dir, load_build_config
     from vantage.train import SSLTrainConfig, train_ssl
 
@@ -220,6 +229,7 @@ def train_ssl_cmd(
     if batch_size is not None:
         fields["batch_size"] = batch_size
     try:
+        fields = {**ssl_preset_configs(load_preset(preset), f"preset {preset}")[0], **fields}  # preset, then options
         for o in overrides or []:
             set_override(fields, o)
         cfg = from_dict(SSLTrainConfig, fields, "train ssl")
@@ -234,11 +244,96 @@ def train_ssl_cmd(
         typer.echo(f"checkpoint: {ckpt}")
 
 
+@eval_app.command("pose-ssl")
+def eval_pose_ssl_cmd(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="A `vantage train ssl` checkpoint, or with --model a state dict.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="A timm model name (your own encoder) instead of an SSL run.")
+    ] = None,
+    pretrained: Annotated[bool, typer.Option(help="With --model: timm's pretrained weights (needs the hub).")] = False,
+    stem: Annotated[str, typer.Option(help="With --model, ResNets: timm | cifar | cifar_pool.")] = "timm",
+    data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
+    preset: PresetOpt = "default",
+    coil20: Annotated[
+        Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
+    ] = None,
+    no_coil20: Annotated[bool, typer.Option("--no-coil20", help="Skip the COIL-20 scenario.")] = False,
+    taps: Annotated[
+        str | None, typer.Option(help="Comma-separated taps (default from config), e.g. pooled,conv3.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: <checkpoint run>/eval).")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override an eval config field (ssl.eval): key=value.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """The semantic + pose benchmark (semantics, absolute and relative pose in four scenarios, COIL-20)."""
+    from vantage.bench import default_coil20
+    from vantage.bench.pose_ssl_suite import ssl_preset_configs
+    from vantage.config import ConfigError, from_dict, load_preset, set_override, to_dict
+    from vantage.data import dataset_dir, load_build_config
+    from vantage.eval import PoseEvalConfig, evaluate_pose_ssl, load_pose_eval_data, pose_table_markdown
+    from vantage.io import atomic_write_json
+    from vantage.models import FeatureExtractor, create_backbone
+    from vantage.train import load_ssl_extractor
+
+    try:
+        if checkpoint is None and model is None:
+            raise ConfigError("give --checkpoint (a `vantage train ssl` run) or --model (a timm model name)")
+        _, eval_cfg, _ = ssl_preset_configs(load_preset(preset), f"preset {preset}")
+        fields = to_dict(eval_cfg)
+        if taps:
+            fields["taps"] = [t.strip() for t in taps.split(",") if t.strip()]
+        for o in overrides or []:
+            set_override(fields, o)
+        cfg = from_dict(PoseEvalConfig, fields, "eval pose-ssl")
+        if model is None:
+            extractor, train_cfg = load_ssl_extractor(checkpoint)
+            if "image_size" not in {o.split("=")[0] for o in overrides or []}:
+                cfg.image_size = train_cfg.image_size  # evaluate at the resolution the model was trained at
+        else:
+            extractor = FeatureExtractor(create_backbone(model, pretrained, checkpoint, stem=stem)).eval()
+        root = data or dataset_dir(load_build_config(preset))
+        if not (root / "dataset.json").is_file():
+            raise ConfigError(f"no built dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+        coil = None if no_coil20 else (coil20 or default_coil20())
+        eval_data = load_pose_eval_data(root, cfg, coil, progress=not quiet)
+        result = evaluate_pose_ssl(extractor, eval_data, cfg, progress=not quiet)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    dest = out or (checkpoint.parent.parent / "eval" if checkpoint is not None and model is None else Path("runs/eval"))
+    dest.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        dest / "pose_ssl.json",
+        {
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "model": model,
+            "data": str(root),
+            "coil20": str(coil) if coil else None,
+            "config": to_dict(cfg),
+            "table": result.table,
+            "seconds": result.seconds,
+        },
+    )
+    typer.echo(pose_table_markdown(result.table))
+    typer.echo(f"seconds: {result.seconds}\nwrote {dest / 'pose_ssl.json'}")
+
+
 @app.command("bench")
 def bench(
     preset: PresetOpt = "default",
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/bench-<preset>).")] = None,
-    overrides: SetOpt = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override a preset field: section.key=value (data.image_size=32, ssl.bench.seeds=[0,1,2])."
+        ),
+    ] = None,
+    suites: Annotated[
+        list[str] | None, typer.Option("--suite", help="Run only these suites (repeatable; default: the preset's).")
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="Dataset folder to build/reuse (default: cache).")] = None,
     coil20: Annotated[
         Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
@@ -250,7 +345,9 @@ def bench(
     from vantage.bench import run_bench
 
     try:
-        run_dir, results = run_bench(preset, out, overrides or [], data, coil20, workers, progress=not quiet)
+        run_dir, results = run_bench(
+            preset, out, overrides or [], data, coil20, workers, progress=not quiet, suites=suites
+        )
     except _known_errors() as e:
         raise _fail(str(e)) from None
     for name, res in results["suites"].items():

@@ -20,6 +20,7 @@ __all__ = [
     "from_dict",
     "load_preset",
     "load_yaml",
+    "merge_config",
     "preset_names",
     "set_override",
     "to_dict",
@@ -147,8 +148,27 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("vantage.configs").iterdir() if p.name.endswith(".yaml"))
 
 
-def load_preset(name_or_path: str | Path) -> dict[str, Any]:
-    """A shipped preset by name, or any YAML file by path."""
+def merge_config(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``update`` recursively (mappings merge, everything else replaces)."""
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = merge_config(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_preset(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A shipped preset by name, or any YAML file by path. ``extends: <preset>`` at the top of a preset
+    deep-merges it over that base (so a variant lists only what it changes)."""
+    data = _load_preset_file(name_or_path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if str(base) in _seen:
+        raise ConfigError(f"preset {name_or_path}: `extends` cycle through {base!r}")
+    return merge_config(load_preset(base, (*_seen, str(name_or_path))), data)
+
+
+def _load_preset_file(name_or_path: str | Path) -> dict[str, Any]:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return load_yaml(candidate)

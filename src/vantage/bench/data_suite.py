@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 
 from vantage.bench.runner import BenchContext
+from vantage.config import from_dict
 from vantage.data import (
+    BuildConfig,
     DatasetError,
     build_dataset,
     contact_sheet,
     dataset_dir,
-    load_build_config,
     load_records,
     load_turntable_records,
     summarize,
@@ -21,7 +22,7 @@ from vantage.data import (
 from vantage.geometry import spherical_to_cartesian
 from vantage.report import view_sphere_plot
 
-__all__ = ["run_data_suite"]
+__all__ = ["bench_build_config", "run_data_suite"]
 
 
 def _directions(records) -> np.ndarray:
@@ -70,9 +71,14 @@ def _coil20(ctx: BenchContext) -> dict[str, Any]:
     }
 
 
+def bench_build_config(ctx: BenchContext) -> BuildConfig:
+    """The dataset config of a bench run: the preset's ``data`` section with the run's overrides applied."""
+    return from_dict(BuildConfig, ctx.config.get("data", {}) or {}, f"preset {ctx.preset}: data")
+
+
 def run_data_suite(ctx: BenchContext) -> dict[str, Any]:
     """Build or reuse, verify, summarise; contact sheet and view-sphere plot into the run folder."""
-    cfg = load_build_config(ctx.preset, ctx.overrides)
+    cfg = bench_build_config(ctx)
     root = ctx.data_root or dataset_dir(cfg)
     built = build_dataset(cfg, root, workers=ctx.workers, progress=ctx.progress)
     problems = verify_dataset(root)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vantage import __version__
-from vantage.config import ConfigError, load_preset
+from vantage.config import ConfigError, load_preset, set_override
 from vantage.io import atomic_write_json
 
 __all__ = ["SUITES", "BenchContext", "default_coil20", "machine_info", "run_bench"]
@@ -45,7 +45,13 @@ def _data_suite(ctx: BenchContext) -> dict[str, Any]:
     return run_data_suite(ctx)
 
 
-SUITES: dict[str, Suite] = {"data": _data_suite}
+def _pose_ssl_suite(ctx: BenchContext) -> dict[str, Any]:
+    from vantage.bench.pose_ssl_suite import run_pose_ssl_suite
+
+    return run_pose_ssl_suite(ctx)
+
+
+SUITES: dict[str, Suite] = {"data": _data_suite, "pose_ssl": _pose_ssl_suite}
 
 
 def default_coil20() -> Path | None:
@@ -82,10 +88,16 @@ def run_bench(
     progress: bool = True,
     suites: Sequence[str] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Run the preset's suites in order; write ``results.json`` and ``report.html`` under ``out``."""
+    """Run the preset's suites in order; write ``results.json`` and ``report.html`` under ``out``.
+
+    ``overrides`` are ``section.key=value`` assignments over the whole preset (``data.image_size=32``,
+    ``ssl.bench.seeds=[0,1,2]``).
+    """
     from vantage.report import write_report
 
     config = load_preset(preset)
+    for o in overrides:  # section.key=value over the whole preset, e.g. data.image_size=32, ssl.bench.seeds=[0,1]
+        set_override(config, o)
     names = list(suites or config.get("bench", {}).get("suites", ["data"]))
     unknown = [n for n in names if n not in SUITES]
     if unknown:

@@ -255,7 +255,7 @@ class TripletDataset(_RecordDataset):
         if self.augment is not None:
             centre = _open_rgb(self.root / t["C"].file_name)
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(item_seed(self.seed, epoch, index))
+                torch.default_generator.manual_seed(item_seed(self.seed, epoch, index))  # CPU only: cheap
                 item["centre_aug1"], item["centre_aug2"] = self.augment(centre), self.augment(centre)
         return item
 

@@ -1,6 +1,53 @@
-"""Evaluation: weighted kNN and pose metrics (the full pose-SSL benchmark arrives with issue #3)."""
+"""Evaluation: weighted kNN, pose metrics, probes on frozen features and the pose-aware SSL benchmark."""
 
+from vantage.eval.features import ImageBank, extract_features, load_image_bank
 from vantage.eval.knn import knn_scores, knn_top1
+from vantage.eval.metrics import POSE_METRICS, lookup, pose_table_markdown, variant_table_rows
 from vantage.eval.pose import PoseScores, absolute_pose_knn, geodesic_deg
+from vantage.eval.pose_ssl import (
+    PoseEvalConfig,
+    PoseEvalData,
+    PoseEvalResult,
+    evaluate_pose_ssl,
+    load_pose_eval_data,
+)
+from vantage.eval.probes import (
+    PairProbe,
+    PairTargets,
+    RelativePoseScores,
+    linear_probe,
+    relative_azimuth_targets,
+    relative_rotation_targets,
+    sample_pairs,
+    score_pair_probe,
+    train_pair_probe,
+)
 
-__all__ = ["PoseScores", "absolute_pose_knn", "geodesic_deg", "knn_scores", "knn_top1"]
+__all__ = [
+    "POSE_METRICS",
+    "ImageBank",
+    "PairProbe",
+    "PairTargets",
+    "PoseEvalConfig",
+    "PoseEvalData",
+    "PoseEvalResult",
+    "PoseScores",
+    "RelativePoseScores",
+    "absolute_pose_knn",
+    "evaluate_pose_ssl",
+    "extract_features",
+    "geodesic_deg",
+    "knn_scores",
+    "knn_top1",
+    "linear_probe",
+    "load_image_bank",
+    "load_pose_eval_data",
+    "lookup",
+    "pose_table_markdown",
+    "relative_azimuth_targets",
+    "relative_rotation_targets",
+    "sample_pairs",
+    "score_pair_probe",
+    "train_pair_probe",
+    "variant_table_rows",
+]

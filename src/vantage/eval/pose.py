@@ -26,6 +26,7 @@ class PoseScores:
     acc_30: float
     n: int
     errors_deg: torch.Tensor
+    correct: torch.Tensor
 
     def as_dict(self) -> dict[str, float]:
         """JSON-able summary (percentages and degrees)."""
@@ -42,7 +43,7 @@ def absolute_pose_knn(
     bank_views: torch.Tensor,
     bank_cats: torch.Tensor,
     query: torch.Tensor,
-    query_views: torch.Tensor,
+    query_dirs: torch.Tensor,
     query_cats: torch.Tensor,
     view_dirs: torch.Tensor,
     k: int = 200,
@@ -50,20 +51,24 @@ def absolute_pose_knn(
 ) -> PoseScores:
     """Per-category weighted kNN over the view index (bank: train objects; queries: test objects).
 
-    ``view_dirs`` (V, 3) gives each view index's camera direction, so a wrong index still scores by how far
-    off it is (geodesic error). Labels are discrete view indices, as in the paper (Fib(50): 50 bins).
+    Bank labels are discrete view indices into ``view_dirs`` (V, 3), as in the paper (Fib(50): 50 bins).
+    Queries carry their true camera direction ``query_dirs`` (Q, 3): the correct bin is the nearest view
+    direction (the query's own for in-domain views; for unseen poses, e.g. Fib(100) queries against a Fib(50)
+    bank, the closest seen pose), and every prediction also scores by its geodesic error to the truth.
     """
-    preds = torch.empty_like(query_views)
+    preds = torch.empty(query.shape[0], dtype=torch.long)
     for c in torch.unique(query_cats).tolist():  # a loop over categories, not samples
         qm, bm = query_cats == c, bank_cats == c
         if not bm.any():
             raise ValueError(f"category index {c} has test queries but no bank items")
         preds[qm] = knn_top1(query[qm], bank[bm], bank_views[bm], view_dirs.shape[0], k, temperature)
-    errors = geodesic_deg(view_dirs[preds], view_dirs[query_views])
+    target = (query_dirs @ view_dirs.T).argmax(1)
+    errors = geodesic_deg(view_dirs[preds], query_dirs)
     return PoseScores(
-        top1=(preds == query_views).float().mean().item(),
+        top1=(preds == target).float().mean().item(),
         median_error_deg=errors.median().item(),
         acc_30=(errors <= 30.0).float().mean().item(),
-        n=int(query_views.numel()),
+        n=int(query.shape[0]),
         errors_deg=errors,
+        correct=preds == target,
     )

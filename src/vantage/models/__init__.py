@@ -1,5 +1,12 @@
 """Models: timm backbones with feature taps (3DTRL and CLIP models arrive with issues #4 and #5)."""
 
-from vantage.models.backbones import FeatureExtractor, compress_tap, create_backbone, load_backbone_weights
+from vantage.models.backbones import (
+    STEMS,
+    FeatureExtractor,
+    compress_tap,
+    create_backbone,
+    load_backbone_weights,
+    random_projection,
+)
 
-__all__ = ["FeatureExtractor", "compress_tap", "create_backbone", "load_backbone_weights"]
+__all__ = ["STEMS", "FeatureExtractor", "compress_tap", "create_backbone", "load_backbone_weights", "random_projection"]

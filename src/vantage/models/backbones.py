@@ -10,31 +10,45 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FeatureExtractor", "compress_tap", "create_backbone", "load_backbone_weights"]
+__all__ = [
+    "STEMS",
+    "FeatureExtractor",
+    "compress_tap",
+    "create_backbone",
+    "load_backbone_weights",
+    "random_projection",
+]
+
+STEMS = ("timm", "cifar", "cifar_pool")
 
 
 def create_backbone(
     name: str = "resnet18",
     pretrained: bool = False,
     checkpoint: str | Path | None = None,
-    small_input: bool = False,
+    stem: str = "timm",
     **kwargs,
 ) -> nn.Module:
     """A timm model without its classifier (``num_classes=0``), so ``model(x)`` is the pooled feature.
 
     ``pretrained=True`` loads timm's weights for ``name`` (needs the hub); ``checkpoint`` loads a local file
     instead: a timm/torch state dict of this architecture (keys of a ``FeatureExtractor`` or a Lightning
-    checkpoint are accepted too). ``small_input`` gives ResNets the CIFAR stem (3x3 stride-1 conv1, no max
-    pool) used by the pose-aware SSL benchmark at 32-64 px; ViTs take ``img_size``/``patch_size`` kwargs.
+    checkpoint are accepted too). ``stem`` for ResNets: ``timm`` (the model's own), ``cifar`` (3x3 stride-1
+    conv1, no max-pool: the pose-aware SSL benchmark's stem at 32 px) or ``cifar_pool`` (the same conv1, max-pool
+    kept: a quarter of the compute, for CPU runs). Other kwargs go to timm (``channels=(16, 32, 64, 128)`` makes
+    a narrow ResNet; ViTs take ``img_size``/``patch_size``).
     """
     import timm
 
     model = timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
-    if small_input:
+    if stem not in STEMS:
+        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+    if stem != "timm":
         if not (hasattr(model, "conv1") and hasattr(model, "maxpool") and isinstance(model.conv1, nn.Conv2d)):
-            raise ValueError(f"small_input applies to ResNet-style models with conv1 and maxpool, not {name!r}")
+            raise ValueError(f"stem={stem!r} applies to ResNet-style models with conv1 and maxpool, not {name!r}")
         model.conv1 = nn.Conv2d(model.conv1.in_channels, model.conv1.out_channels, 3, 1, 1, bias=False)
-        model.maxpool = nn.Identity()
+        if stem == "cifar":
+            model.maxpool = nn.Identity()
     if checkpoint is not None:
         load_backbone_weights(model, checkpoint)
     return model
@@ -99,6 +113,12 @@ class FeatureExtractor(nn.Module):
                 return self._stages.index(f"layer{name[-1]}")
         raise ValueError(f"unknown feature tap {name!r} for {type(self.model).__name__}; taps: {self.tap_names}")
 
+    def check_taps(self, names: Sequence[str]) -> None:
+        """Raise ValueError naming the first tap this model does not offer."""
+        for n in names:
+            if n != "pooled":
+                self._index(n)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled feature (B, num_features)."""
         return self.model(x)
@@ -142,8 +162,13 @@ def compress_tap(t: torch.Tensor, method: str = "flatten", dim: int | None = Non
     if method == "flatten":
         return flat
     if method == "project":
-        d = dim or t.shape[1]
-        g = torch.Generator().manual_seed(seed)
-        proj = torch.randn(flat.shape[1], d, generator=g, dtype=torch.float32) / d**0.5
-        return flat @ proj.to(device=flat.device, dtype=flat.dtype)
+        return random_projection(flat, dim or t.shape[1], seed)
     raise ValueError(f"compression method must be flatten, avg or project, got {method!r}")
+
+
+def random_projection(x: torch.Tensor, dim: int, seed: int = 0) -> torch.Tensor:
+    """``x`` (B, D) times a fixed Gaussian matrix (D, dim) / sqrt(dim), drawn from ``seed``: the same matrix
+    for every call with the same D, so all splits and models are projected alike."""
+    g = torch.Generator().manual_seed(seed)
+    proj = torch.randn(x.shape[1], dim, generator=g, dtype=torch.float32) / dim**0.5
+    return x @ proj.to(device=x.device, dtype=x.dtype)

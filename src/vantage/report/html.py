@@ -69,7 +69,52 @@ def _data_section(run_dir: Path, res: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-_SECTIONS = {"data": _data_section}
+def _grid(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _pose_ssl_section(run_dir: Path, res: dict[str, Any]) -> str:
+    from vantage.bench.stats import fmt_mean_std
+    from vantage.eval.metrics import POSE_METRICS, variant_table_rows
+
+    seeds = res.get("bench_config", {}).get("seeds", [])
+    parts = [
+        "<h2>Pose-aware SSL: semantics and pose</h2>",
+        f"<p>Top-1 (%) per feature tap, mean &plusmn; std over seeds {html.escape(str(seeds))}. abs = absolute pose "
+        "(per-category kNN over Fib(50) view bins; unseen poses: accuracy within 30&deg;), rel = relative-pose "
+        "probe (50 rotation bins), COIL-20 = relative azimuth on real photographs (12 bins).</p>",
+    ]
+    for tap in res.get("taps", []):
+        parts.append(f"<h3>{html.escape(tap)}</h3>")
+        parts.append(_grid(["model", *POSE_METRICS], variant_table_rows(res.get("table", {}), tap, fmt_mean_std)))
+    deltas = res.get("deltas", {})
+    rows = [
+        [name, tap, *(f"{d.get(label, float('nan')):+.1f}" for label in POSE_METRICS)]
+        for name, by_tap in deltas.get("traj_minus_plain", {}).items()
+        for tap, d in by_tap.items()
+    ]
+    if rows:
+        parts.append("<h3>Trajectory loss: +traj minus plain (mean, points)</h3>")
+        parts.append(_grid(["model", "tap", *POSE_METRICS], rows))
+    rows = [
+        [name, tap, *(f"{d.get(label, float('nan')):+.1f}" for label in POSE_METRICS)]
+        for name, by_tap in deltas.get("tap_minus_pooled", {}).items()
+        for tap, d in by_tap.items()
+    ]
+    if rows:
+        parts.append("<h3>Mid-layer taps minus pooled (mean, points)</h3>")
+        parts.append(_grid(["model", "tap", *POSE_METRICS], rows))
+    plots = res.get("plots", {})
+    parts.append(_img(run_dir, plots.get("sphere"), "Absolute-pose accuracy per viewpoint (azimuth x elevation)"))
+    parts.append(_img(run_dir, plots.get("errors"), "Absolute-pose geodesic error histograms"))
+    cfg = {**res.get("train_config", {}), **{f"eval.{k}": v for k, v in res.get("eval_config", {}).items()}}
+    parts.append("<details><summary>configuration</summary>" + _table(cfg) + "</details>")
+    return "".join(parts)
+
+
+_SECTIONS = {"data": _data_section, "pose_ssl": _pose_ssl_section}
 
 
 def write_report(run_dir: str | Path) -> Path:

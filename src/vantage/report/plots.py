@@ -12,7 +12,7 @@ import numpy as np
 
 from vantage.geometry import cartesian_to_spherical
 
-__all__ = ["view_sphere_plot"]
+__all__ = ["error_histograms", "sphere_value_plot", "view_sphere_plot"]
 
 _COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
 
@@ -58,5 +58,76 @@ def view_sphere_plot(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def sphere_value_plot(
+    directions: np.ndarray,
+    values: dict[str, np.ndarray],
+    out: str | Path,
+    title: str = "",
+    label: str = "accuracy",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+) -> Path:
+    """One azimuth/elevation panel per model, each viewpoint coloured by its value (e.g. pose accuracy).
+
+    ``directions`` (V, 3) are the viewpoints; ``values`` maps a model name to (V,) values.
+    """
+    az, el, _ = cartesian_to_spherical(np.asarray(directions))
+    n = len(values)
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False, sharex=True, sharey=True)
+    sc = None
+    for ax, (name, v) in zip(axes.flat, values.items(), strict=False):
+        sc = ax.scatter(az, el, c=np.asarray(v), cmap="viridis", vmin=vmin, vmax=vmax, s=38, edgecolors="k", lw=0.3)
+        ax.set_title(f"{name} (mean {np.mean(v):.2f})", fontsize=9)
+        ax.set_xlim(0, 360)
+        ax.set_ylim(-90, 90)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("azimuth (deg)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("elevation (deg)")
+    if sc is not None:
+        fig.colorbar(sc, ax=axes.ravel().tolist(), shrink=0.8, label=label)
+    if title:
+        fig.suptitle(title)
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def error_histograms(
+    panels: dict[str, dict[str, np.ndarray]], out: str | Path, title: str = "", max_deg: float = 180.0
+) -> Path:
+    """Step histograms of angular errors: one panel per scenario, one line per model."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.4), squeeze=False)
+    bins = np.linspace(0, max_deg, 19)
+    for ax, (scenario, by_model) in zip(axes[0], panels.items(), strict=True):
+        for i, (name, errors) in enumerate(by_model.items()):
+            ax.hist(
+                np.asarray(errors),
+                bins=bins,
+                histtype="step",
+                lw=1.5,
+                density=True,
+                label=name,
+                color=plt.cm.tab10(i % 10),
+                linestyle="-" if i < 10 else "--",
+            )
+        ax.set_title(scenario)
+        ax.set_xlabel("geodesic error (deg)")
+        ax.set_ylabel("density")
+    axes[0][-1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
     plt.close(fig)
     return out

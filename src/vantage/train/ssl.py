@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from vantage.losses import SSL_METHODS, SSLObjective, trajectory_loss
-from vantage.models import FeatureExtractor, create_backbone
+from vantage.models import STEMS, FeatureExtractor, create_backbone
 from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
 
-__all__ = ["PoseSSLModule", "SSLTrainConfig", "train_ssl"]
+__all__ = ["PoseSSLModule", "SSLTrainConfig", "build_backbone", "load_ssl_extractor", "train_ssl"]
 
 
 @dataclass
@@ -26,7 +26,8 @@ class SSLTrainConfig:
     traj_weight: float = 0.0  # lambda; 0 = plain SSL
     traj_on: str = "pooled"  # pooled (the paper) | projector
     backbone: str = "resnet18"
-    small_input: bool = True
+    stem: str = "cifar"  # cifar (3x3 stride-1 conv1, no max-pool: the paper) | cifar_pool | timm
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {channels: [16, 32, 64, 128]}
     pretrained: bool = False
     image_size: int = 32
     hflip: bool = False  # a flip mirrors the pose, so it is off unless asked for
@@ -54,8 +55,33 @@ class SSLTrainConfig:
             raise ValueError(f"traj_weight must be >= 0, got {self.traj_weight}")
         if self.optimizer not in ("lars", "adamw", "sgd"):
             raise ValueError(f"optimizer must be lars, adamw or sgd, got {self.optimizer!r}")
+        if self.stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError("epochs must be >= 1 and batch_size >= 2")
+
+
+def build_backbone(cfg: SSLTrainConfig) -> torch.nn.Module:
+    """The timm backbone an SSL config describes (pooled output, no classifier)."""
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.backbone_kwargs.items()}
+    return create_backbone(cfg.backbone, cfg.pretrained, stem=cfg.stem, **kwargs)
+
+
+def load_ssl_extractor(path: str | Path) -> tuple[FeatureExtractor, SSLTrainConfig]:
+    """The frozen backbone of a `vantage train ssl` checkpoint, and the config it was trained with."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    if "cfg" not in hp or "state_dict" not in ckpt:
+        raise ValueError(f"{path} is not a `vantage train ssl` checkpoint (no hyper_parameters.cfg / state_dict)")
+    cfg = SSLTrainConfig(**{**hp["cfg"], "pretrained": False})
+    model = build_backbone(cfg)
+    prefix = "backbone.model."
+    state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    model.load_state_dict(state)
+    return FeatureExtractor(model).eval(), cfg
 
 
 class PoseSSLModule(L.LightningModule):
@@ -65,7 +91,7 @@ class PoseSSLModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"cfg": vars(cfg), "num_classes": num_classes})
         self.cfg = cfg
-        self.backbone = FeatureExtractor(create_backbone(cfg.backbone, cfg.pretrained, small_input=cfg.small_input))
+        self.backbone = FeatureExtractor(build_backbone(cfg))
         self.objective = SSLObjective(
             cfg.method, self.backbone.num_features, cfg.proj_dim, cfg.hidden_dim, num_classes=num_classes
         )

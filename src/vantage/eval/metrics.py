@@ -1,0 +1,48 @@
+"""The headline metrics of the pose-aware SSL benchmark and their tables (no torch needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["POSE_METRICS", "lookup", "pose_table_markdown", "variant_table_rows"]
+
+# column label -> path into one tap's result table (percentages)
+POSE_METRICS = {
+    "sem linear": "semantics/linear_top1",
+    "sem kNN": "semantics/knn_top1",
+    "abs in-domain": "in_domain/absolute/top1",
+    "abs unseen-pose acc@30": "unseen_poses/absolute/acc_30",
+    "abs unseen-cat": "unseen_categories/absolute/top1",
+    "rel in-domain": "in_domain/relative/bin_top1",
+    "rel unseen-pose": "unseen_poses/relative/bin_top1",
+    "rel unseen-cat": "unseen_categories/relative/bin_top1",
+    "COIL-20 rel az": "coil20/relative_azimuth/bin_top1",
+}
+
+
+def lookup(table: dict[str, Any], path: str) -> Any:
+    """The node at ``a/b/c`` in nested dicts, or None."""
+    node: Any = table
+    for p in path.split("/"):
+        if not isinstance(node, dict) or p not in node:
+            return None
+        node = node[p]
+    return node
+
+
+def pose_table_markdown(table: dict[str, dict[str, Any]]) -> str:
+    """One model's results as a markdown table: a row per tap, the headline metrics as columns."""
+    head = "| tap | dim | " + " | ".join(POSE_METRICS) + " |"
+    rule = "|---|---:|" + "---:|" * len(POSE_METRICS)
+    rows = []
+    for tap, t in table.items():
+        cells = [lookup(t, path) for path in POSE_METRICS.values()]
+        rows.append(
+            f"| {tap} | {t.get('dim', '')} | " + " | ".join("-" if c is None else f"{c:.1f}" for c in cells) + " |"
+        )
+    return "\n".join([head, rule, *rows])
+
+
+def variant_table_rows(agg: dict[str, dict[str, Any]], tap: str, fmt) -> list[list[str]]:
+    """Rows [variant, cell...] for one tap of aggregated (mean/std) results; ``fmt`` formats a leaf."""
+    return [[name, *(fmt(lookup(t, f"{tap}/{path}")) for path in POSE_METRICS.values())] for name, t in agg.items()]

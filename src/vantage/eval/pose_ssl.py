@@ -1,0 +1,286 @@
+"""The semantic + pose benchmark of pose-aware SSL (`vantage eval pose-ssl`), for any encoder and feature tap.
+
+Scenarios (rows of the built dataset; in-domain categories are the training ones):
+
+* **semantics**: linear probe and weighted kNN top-1 over the in-domain categories (train objects -> test
+  objects, Fib(50) views);
+* **in_domain**: absolute pose by per-category kNN over the Fib(50) view index, and relative pose of test-object
+  pairs by a probe trained on train-object pairs;
+* **unseen_poses**: the same with test objects at Fib(100) views (poses never trained on);
+* **unseen_categories**: out-of-domain objects (absolute pose: half of each category's objects as the bank);
+* **coil20**: relative azimuth between two views of one real COIL-20 object, probe trained on half the
+  objects, tested on the rest, with features of a model trained on rendered data only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vantage.data.schema import DatasetError, load_card, load_records
+from vantage.eval.features import ImageBank, extract_features, load_image_bank
+from vantage.eval.knn import knn_top1
+from vantage.eval.pose import PoseScores, absolute_pose_knn
+from vantage.eval.probes import (
+    linear_probe,
+    relative_azimuth_targets,
+    relative_rotation_targets,
+    sample_pairs,
+    score_pair_probe,
+    train_pair_probe,
+)
+from vantage.geometry import fibonacci_sphere
+from vantage.models.backbones import FeatureExtractor, random_projection
+
+__all__ = ["PoseEvalConfig", "PoseEvalData", "PoseEvalResult", "evaluate_pose_ssl", "load_pose_eval_data"]
+
+
+@dataclass
+class PoseEvalConfig:
+    """Settings of the benchmark. kNN follows the paper (k 200, exp(sim / 0.1) votes, flattened maps with
+    per-channel spatial L2 norm); probes see maps randomly projected to ``probe_dim`` (see docs/pose_ssl.md)."""
+
+    taps: list[str] = field(default_factory=lambda: ["pooled", "conv3", "conv4"])
+    image_size: int = 32
+    batch_size: int = 256
+    knn_k: int = 200
+    knn_temperature: float = 0.1
+    probe_dim: int = 512
+    linear_steps: int = 500
+    pair_steps: int = 1000
+    pair_hidden: int = 512
+    pairs_per_object: int = 100
+    relative_bins: int = 50
+    coil20_bins: int = 12
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.taps:
+            raise ValueError("taps must name at least one feature tap")
+        if min(self.image_size, self.batch_size, self.knn_k, self.probe_dim, self.relative_bins) < 1:
+            raise ValueError("image_size, batch_size, knn_k, probe_dim and relative_bins must be >= 1")
+
+
+@dataclass
+class PoseEvalData:
+    """Decoded images of every scenario, loaded once and reused for any number of encoders."""
+
+    banks: dict[str, ImageBank]
+    view_dirs: torch.Tensor  # (50, 3): Fib(50) direction of each view index
+    in_classes: list[str]
+    root: Path
+    coil20: Path | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PoseEvalResult:
+    """Per-tap tables (JSON-able), arrays for plots, and timings."""
+
+    table: dict[str, dict[str, Any]]
+    arrays: dict[str, np.ndarray]
+    seconds: dict[str, float]
+
+
+def _view_dirs(bank: ImageBank) -> torch.Tensor:
+    n = int(bank.view_id.max()) + 1
+    dirs = torch.zeros(n, 3)
+    dirs[bank.view_id] = bank.direction
+    spread = (bank.direction - dirs[bank.view_id]).norm(dim=1).max().item()
+    if spread > 1e-3:
+        raise DatasetError("view indices of the fib50 view set do not mean the same direction for every object")
+    return dirs
+
+
+def load_pose_eval_data(
+    root: str | Path, cfg: PoseEvalConfig, coil20: str | Path | None = None, progress: bool = False
+) -> PoseEvalData:
+    """Select and decode the scenario images of a built dataset (and of COIL-20 when a path is given)."""
+    from vantage.data import filter_records, load_turntable_records
+
+    root = Path(root)
+    records = load_records(root)
+    card = load_card(root)
+    in_classes = list(card.get("categories", {}).get("in", []))
+    classes = in_classes + list(card.get("categories", {}).get("out", []))
+    wanted = {
+        "train": dict(split="train", domain="in", view_set="fib50"),
+        "test50": dict(split="test", domain="in", view_set="fib50"),
+        "test100": dict(split="test", domain="in", view_set="fib100"),
+        "ood50": dict(domain="out", view_set="fib50"),
+    }
+    banks: dict[str, ImageBank] = {}
+    skipped: dict[str, str] = {}
+    for name, filt in wanted.items():
+        rows = filter_records(records, **filt)
+        if not rows:
+            if name in ("train", "test50"):
+                raise DatasetError(f"{root} has no rows with {filt}: the pose benchmark needs them")
+            skipped[name] = f"no rows with {filt} in {root}"
+            continue
+        if progress:
+            print(f"loading {len(rows)} images ({name})", flush=True)
+        banks[name] = load_image_bank(root, rows, cfg.image_size, classes)
+    coil_root = None
+    if coil20 is not None:
+        coil_root = Path(coil20)
+        rows = load_turntable_records(coil_root)
+        banks["coil20"] = load_image_bank(coil_root, rows, cfg.image_size, sorted({r.category for r in rows}))
+    return PoseEvalData(banks, _view_dirs(banks["train"]), in_classes, root, coil_root, skipped)
+
+
+def _split_objects_in_half(bank: ImageBank) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks: per category, objects ranked even -> first mask, odd -> second (categories with one object
+    are dropped)."""
+    first = torch.zeros(len(bank), dtype=torch.bool)
+    second = torch.zeros(len(bank), dtype=torch.bool)
+    for c in torch.unique(bank.category).tolist():
+        objs = torch.unique(bank.object[bank.category == c])
+        if objs.numel() < 2:
+            continue
+        first |= torch.isin(bank.object, objs[0::2])
+        second |= torch.isin(bank.object, objs[1::2])
+    return first, second
+
+
+class _Standardizer:
+    def __init__(self, train: torch.Tensor) -> None:
+        self.mean, self.std = train.mean(0), train.std(0).clamp_min(1e-6)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def _probe_features(x: torch.Tensor, cfg: PoseEvalConfig) -> torch.Tensor:
+    return x if x.shape[1] <= cfg.probe_dim else random_projection(x, cfg.probe_dim, cfg.seed)
+
+
+def _evaluate_tap(
+    feats: dict[str, torch.Tensor], data: PoseEvalData, cfg: PoseEvalConfig, tap: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    b = data.banks
+    tr, te = b["train"], b["test50"]
+    n_in = len(data.in_classes)
+    out: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    knn = dict(k=cfg.knn_k, temperature=cfg.knn_temperature)
+    probe = {name: _probe_features(f, cfg) for name, f in feats.items()}
+    std = _Standardizer(probe["train"])
+    probe = {name: std(f) if name != "coil20" else f for name, f in probe.items()}
+
+    # semantics
+    lin = linear_probe(probe["train"], tr.category, probe["test50"], te.category, n_in, cfg.linear_steps, seed=cfg.seed)
+    knn_acc = (knn_top1(feats["test50"], feats["train"], tr.category, n_in, **knn) == te.category).float().mean()
+    out["semantics"] = {"linear_top1": round(100 * lin, 2), "knn_top1": round(100 * knn_acc.item(), 2)}
+
+    # absolute pose
+    def abs_pose(bank_f: torch.Tensor, bank: ImageBank, query_f: torch.Tensor, query: ImageBank) -> PoseScores:
+        return absolute_pose_knn(
+            bank_f, bank.view_id, bank.category, query_f, query.direction, query.category, data.view_dirs, **knn
+        )
+
+    s = abs_pose(feats["train"], tr, feats["test50"], te)
+    out["in_domain"] = {"absolute": s.as_dict()}
+    per_view = torch.zeros(data.view_dirs.shape[0]).index_add_(0, te.view_id, s.correct.float())
+    per_view /= torch.bincount(te.view_id, minlength=data.view_dirs.shape[0]).clamp_min(1)
+    arrays[f"{tap}/in_domain/per_view_top1"] = per_view.numpy()
+    arrays[f"{tap}/in_domain/errors_deg"] = s.errors_deg.numpy()
+    if "test100" in b:
+        s = abs_pose(feats["train"], tr, feats["test100"], b["test100"])
+        out["unseen_poses"] = {"absolute": s.as_dict()}
+        arrays[f"{tap}/unseen_poses/errors_deg"] = s.errors_deg.numpy()
+        arrays[f"{tap}/unseen_poses/directions"] = b["test100"].direction.numpy()
+    if "ood50" in b:
+        ood = b["ood50"]
+        half_a, half_b = _split_objects_in_half(ood)
+        if half_a.any():
+            s = abs_pose(feats["ood50"][half_a], ood.subset(half_a), feats["ood50"][half_b], ood.subset(half_b))
+            out["unseen_categories"] = {"absolute": s.as_dict()}
+            arrays[f"{tap}/unseen_categories/errors_deg"] = s.errors_deg.numpy()
+        else:
+            out["unseen_categories"] = {"absolute": {"skipped": "needs >= 2 objects per out-of-domain category"}}
+
+    # relative pose: one probe trained on train-object pairs, scored on each scenario's held-out pairs
+    bins = torch.tensor(fibonacci_sphere(cfg.relative_bins), dtype=torch.float32)
+    rel_probe = train_pair_probe(
+        probe["train"],
+        tr.object,
+        lambda p: relative_rotation_targets(tr.rotation, p, bins),
+        cfg.pair_hidden,
+        cfg.pair_steps,
+        seed=cfg.seed,
+    )
+    for scenario, name in (("in_domain", "test50"), ("unseen_poses", "test100"), ("unseen_categories", "ood50")):
+        if name not in b:
+            continue
+        q = b[name]
+        p = sample_pairs(q.object, cfg.pairs_per_object, cfg.seed + 1)
+        scores = score_pair_probe(rel_probe, probe[name], p, relative_rotation_targets(q.rotation, p, bins))
+        out.setdefault(scenario, {})["relative"] = scores.as_dict()
+
+    # COIL-20: relative azimuth, probe on half the objects, scored on the other half
+    if "coil20" in b:
+        coil = b["coil20"]
+        objs = torch.arange(len(coil.objects))
+        fit, held = torch.isin(coil.object, objs[0::2]), torch.isin(coil.object, objs[1::2])
+        cstd = _Standardizer(probe["coil20"][fit])
+        cf = cstd(probe["coil20"])
+        held_idx = held.nonzero().squeeze(1)
+        p_held = held_idx[sample_pairs(coil.object[held], cfg.pairs_per_object * 4, cfg.seed + 1)]
+        cprobe = train_pair_probe(
+            cf[fit],
+            coil.object[fit],
+            lambda p: relative_azimuth_targets(coil.azimuth[fit], p, cfg.coil20_bins),
+            cfg.pair_hidden,
+            cfg.pair_steps,
+            seed=cfg.seed,
+        )
+        targets = relative_azimuth_targets(coil.azimuth, p_held, cfg.coil20_bins)
+        out["coil20"] = {"relative_azimuth": score_pair_probe(cprobe, cf, p_held, targets).as_dict()}
+    return out, arrays
+
+
+def evaluate_pose_ssl(
+    extractor: FeatureExtractor,
+    data: PoseEvalData,
+    cfg: PoseEvalConfig,
+    taps: Sequence[str] | None = None,
+    progress: bool = False,
+) -> PoseEvalResult:
+    """Every scenario for every tap of one frozen encoder; ``table[tap][scenario][metric]``."""
+    taps = list(taps or cfg.taps)
+    extractor.check_taps(taps)  # unknown taps fail before any work
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    feats: dict[str, dict[str, torch.Tensor]] = {}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(len(b) for b in data.banks.values()), desc="features", unit="img")
+    torch.manual_seed(cfg.seed)
+    for name, bank in data.banks.items():
+        for tap, f in extract_features(
+            extractor, bank.images, taps, "flatten", cfg.batch_size, progress=bar.update if bar else None
+        ).items():
+            feats.setdefault(tap, {})[name] = f
+    if bar is not None:
+        bar.close()
+    seconds["features"] = time.perf_counter() - start
+    table: dict[str, dict[str, Any]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for tap in taps:
+        t0 = time.perf_counter()
+        table[tap], arr = _evaluate_tap(feats[tap], data, cfg, tap)
+        table[tap]["dim"] = int(feats[tap]["train"].shape[1])
+        arrays.update(arr)
+        seconds[f"tap:{tap}"] = time.perf_counter() - t0
+    arrays["view_dirs"] = data.view_dirs.numpy()
+    seconds["total"] = time.perf_counter() - start
+    return PoseEvalResult(table, arrays, {k: round(v, 2) for k, v in seconds.items()})

@@ -1,0 +1,130 @@
+"""Insert a :class:`~vantage.models.trl3d.TRL3D` into timm models without copying their code.
+
+The layer becomes a submodule ``model.trl3d`` (so ``state_dict`` gains ``trl3d.*`` keys and keeps every
+original key) and runs from a forward hook at the insertion point, so ``forward``, ``forward_features`` and
+``forward_intermediates`` all pass through it:
+
+* ViT / DeiT (timm ``VisionTransformer`` and subclasses): before block round(depth x position); the patch grid
+  is read from the input image size at each call (any resolution with ``dynamic_img_size=True``).
+* Swin (timm ``SwinTransformer``): after the patch merging that opens stage round(stages x position) (stage 1
+  at the default 1/3: after the first patch merging), on all tokens (no CLS).
+* TNT (timm ``TNT``): before outer block round(depth x position), on the outer (patch) tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from vantage.models.trl3d import TRL3D
+
+__all__ = ["add_3dtrl", "find_3dtrl"]
+
+
+class _Insertion(nn.Module):
+    """Holds the layer and the hooks' state; the owning model is referenced, not registered (no cycle)."""
+
+    def __init__(self, trl: TRL3D, kind: str, owner: nn.Module) -> None:
+        super().__init__()
+        self.layer = trl
+        self.kind = kind
+        object.__setattr__(self, "_owner", owner)
+        self._grid: tuple[int, int] | None = None
+
+    # --- hooks (bound methods, so deepcopy and pickling of the model keep them pointing at the copy) ---
+
+    def record_image_size(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        """ViT: forward pre-hook on patch_embed, remembers the patch grid of this input."""
+        pe = module
+        hw = args[0].shape[-2:]
+        if hasattr(pe, "dynamic_feat_size"):
+            self._grid = tuple(pe.dynamic_feat_size(tuple(hw)))
+        else:
+            self._grid = tuple(int(s) // int(p) for s, p in zip(hw, pe.patch_size, strict=True))
+
+    def vit_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        x = args[0]
+        return (self.layer(x, self._grid, pos2d=self._vit_pos2d(x)), *args[1:])
+
+    def _vit_pos2d(self, x: torch.Tensor) -> torch.Tensor | None:
+        if self.layer.mode != "faithful":
+            return None
+        model = self._owner
+        pos = getattr(model, "pos_embed", None)
+        if pos is None:
+            return None
+        p = self.layer.num_prefix_tokens
+        if getattr(model, "no_embed_class", False):
+            pos_tokens, pos_prefix = pos, None
+        else:
+            pos_prefix, pos_tokens = pos[:, :p], pos[:, p:]
+        old = tuple(model.patch_embed.grid_size)
+        if self._grid != old:
+            from timm.layers import resample_abs_pos_embed
+
+            pos_tokens = resample_abs_pos_embed(pos_tokens, new_size=self._grid, old_size=old, num_prefix_tokens=0)
+        if pos_prefix is None:
+            pos_prefix = pos_tokens.new_zeros(1, x.shape[1] - pos_tokens.shape[1], pos_tokens.shape[2])
+        return torch.cat([pos_prefix, pos_tokens], 1)
+
+    def swin_hook(self, module: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = out.shape  # timm Swin keeps tokens as NHWC
+        return self.layer(out.reshape(b, h * w, c), (h, w)).reshape(b, h, w, c)
+
+    def tnt_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        pixel, patch = args[0], args[1]
+        model = self._owner
+        n = patch.shape[1] - self.layer.num_prefix_tokens
+        h = w = round(n**0.5)
+        pos2d = model.patch_pos if self.layer.mode == "faithful" else None
+        return (pixel, self.layer(patch, (h, w), pos2d=pos2d), *args[2:])
+
+
+def find_3dtrl(model: nn.Module) -> TRL3D:
+    """The 3DTRL layer inserted into ``model`` (for diagnostics: ``find_3dtrl(m).keep_diagnostics = True``)."""
+    ins = getattr(model, "trl3d", None)
+    if not isinstance(ins, _Insertion):
+        raise ValueError(f"{type(model).__name__} has no 3DTRL; insert one with add_3dtrl(model)")
+    return ins.layer
+
+
+def add_3dtrl(model: nn.Module, position: float = 1 / 3, mode: str = "improved", **layer_kwargs: Any) -> nn.Module:
+    """Insert a 3DTRL into a timm ViT/DeiT, Swin or TNT in place and return the model.
+
+    ``position`` is the relative depth (1/3: before block 4 of 12, the paper's best). ``layer_kwargs`` go to
+    :class:`TRL3D` (``rotation``, ``camera_hidden``, ``depth_offset``). The new parameters are created on the
+    model's device and dtype.
+    """
+    if hasattr(model, "trl3d"):
+        raise ValueError("this model already has a 3DTRL")
+    if not 0 <= position <= 1:
+        raise ValueError(f"position is a relative depth in [0, 1], got {position}")
+    ref = next(model.parameters())
+    name = type(model).__name__
+    if hasattr(model, "blocks") and hasattr(model, "pixel_embed"):  # TNT
+        k = min(len(model.blocks) - 1, round(len(model.blocks) * position))
+        trl = TRL3D(model.embed_dim, mode, num_prefix_tokens=1, **layer_kwargs)
+        ins = _Insertion(trl, "tnt", model)
+        model.blocks[k].register_forward_pre_hook(ins.tnt_pre_hook)
+    elif hasattr(model, "blocks") and hasattr(model, "patch_embed") and hasattr(model, "num_prefix_tokens"):
+        k = min(len(model.blocks) - 1, round(len(model.blocks) * position))
+        trl = TRL3D(model.embed_dim, mode, num_prefix_tokens=model.num_prefix_tokens, **layer_kwargs)
+        ins = _Insertion(trl, "vit", model)
+        model.patch_embed.register_forward_pre_hook(ins.record_image_size)
+        model.blocks[k].register_forward_pre_hook(ins.vit_pre_hook)
+    elif hasattr(model, "layers") and all(hasattr(layer, "downsample") for layer in model.layers):  # Swin
+        stage = max(1, min(len(model.layers) - 1, round(len(model.layers) * position)))
+        down = model.layers[stage].downsample
+        if isinstance(down, nn.Identity):
+            raise ValueError(f"{name} stage {stage} has no patch merging to insert 3DTRL after")
+        dim = getattr(down, "out_dim", None) or model.feature_info[stage]["num_chs"]
+        trl = TRL3D(dim, mode, num_prefix_tokens=0, **layer_kwargs)
+        ins = _Insertion(trl, "swin", model)
+        down.register_forward_hook(ins.swin_hook)
+    else:
+        raise ValueError(f"add_3dtrl supports timm VisionTransformer/DeiT, Swin and TNT models, not {name}")
+    ins.to(device=ref.device, dtype=ref.dtype)
+    model.trl3d = ins
+    return model

@@ -108,7 +108,7 @@ def test_build_into_a_file_and_bad_meshes(tmp_path):
 
 
 def test_pending_commands_say_so():
-    for args in (["train", "classify"], ["train", "ovt", "--x"], ["eval", "depth"]):
+    for args in (["train", "clip"], ["train", "ovt", "--x"], ["eval", "zeroshot"]):
         res = run_cli(*args)
         assert res.returncode == 2 and "not built yet" in res.stderr
 
@@ -213,6 +213,22 @@ def test_bench_and_report(quick_build, tmp_path, coil20):
     page = (run / "report.html").read_text()
     assert "Contact sheet" in page and "data:image/png;base64" in page and "verified" in page
     assert "Pose-aware SSL" in page and "vicreg+traj0.1" in page
+    trl = results["suites"]["trl3d"]
+    assert set(trl["table"]) == {"baseline", "+3DTRL improved"}
+    assert set(trl["table"]["baseline"]["top1"]) == {"seen_views", "unseen_poses", "perturbed"}
+    assert -1 <= trl["table"]["+3DTRL improved"]["pseudo_depth"]["spearman_mean"]["mean"] <= 1
+    assert (run / trl["plots"]["sphere"]).is_file() and (run / trl["plots"]["depth"]).is_file()
+    assert "3DTRL: viewpoint-robust classification" in page
+    ckpt = str(run / "trl3d" / "improved-seed0" / "checkpoints" / "last.ckpt")
+    res = run_cli("eval", "classify", "--checkpoint", ckpt, "--data", str(quick_build))
+    assert res.returncode == 0, res.stderr
+    assert set(json.loads(res.stdout)["top1"]) == {"seen_views", "unseen_poses", "perturbed"}
+    depth_args = ["eval", "depth", "--checkpoint", ckpt, "--data", str(quick_build), "--max-images", "20"]
+    res = run_cli(*depth_args, "--min-foreground", "0.2")  # 16 px: a coarse 4x4 token grid
+    assert res.returncode == 0, res.stderr
+    assert -1 <= json.loads(res.stdout)["spearman_mean"] <= 1
+    res = run_cli(*depth_args, "--min-foreground", "1.01")  # no cell can qualify: a clear error, no traceback
+    assert res.returncode == 1 and "foreground tokens" in res.stderr and "Traceback" not in res.stderr
     # Re-running reuses every checkpoint and cached evaluation.
     res = run_cli(
         "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--suite", "pose_ssl", "-q"

@@ -21,10 +21,8 @@ data_app = typer.Typer(help="Build, inspect, verify and preview multi-view datas
 app.add_typer(data_app, name="data")
 
 _PENDING = {
-    "classify": "3DTRL classification (`vantage train classify`) arrives with issue #4",
     "clip": "CLIP pre-training (`vantage train clip`) arrives with issue #5",
     "ovt": "Omniview-Tuning (`vantage train ovt`) arrives with issue #5",
-    "depth": "pseudo-depth evaluation (`vantage eval depth`) arrives with issue #4",
     "zeroshot": "zero-shot viewpoint evaluation (`vantage eval zeroshot`) arrives with issue #5",
 }
 train_app = typer.Typer(help="Train models: pose-aware SSL (more methods follow).", no_args_is_help=True)
@@ -168,7 +166,7 @@ def data_preview(
 
 def _pending(name: str):
     def command(ctx: typer.Context) -> None:
-        group = "eval" if name in ("depth", "zeroshot") else "train"
+        group = "eval" if name == "zeroshot" else "train"
         raise _fail(f"`vantage {group} {name}` is not built yet: {_PENDING[name]}.", code=2)
 
     command.__doc__ = f"(not built yet) {_PENDING[name]}."
@@ -176,13 +174,13 @@ def _pending(name: str):
 
 
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
-for _name in ("classify", "clip", "ovt"):
+for _name in ("clip", "ovt"):
     train_app.command(_name, context_settings=_EXTRA)(_pending(_name))
 eval_app = typer.Typer(
     help="Evaluate frozen encoders: the semantic + pose benchmark (more follow).", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
-for _name in ("depth", "zeroshot"):
+for _name in ("zeroshot",):
     eval_app.command(_name, context_settings=_EXTRA)(_pending(_name))
 
 
@@ -319,6 +317,109 @@ def eval_pose_ssl_cmd(
     )
     typer.echo(pose_table_markdown(result.table))
     typer.echo(f"seconds: {result.seconds}\nwrote {dest / 'pose_ssl.json'}")
+
+
+@train_app.command("classify")
+def train_classify_cmd(
+    trl3d: Annotated[str, typer.Option("--3dtrl", help="none | faithful | improved")] = "none",
+    data: Annotated[
+        Path | None, typer.Option(help="A built dataset or an ImageFolder with train/ (default: the preset's build).")
+    ] = None,
+    preset: PresetOpt = "default",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/classify/<3dtrl>-seed<s>).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default from config).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    devices: Annotated[int, typer.Option(help="Devices (processes) per node; >1 uses DDP.")] = 1,
+    accelerator: Annotated[str, typer.Option(help="auto | cpu | gpu")] = "auto",
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a classify config field (trl3d.train): key=value.")
+    ] = None,
+    stop_after: Annotated[
+        int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Supervised classification on a restricted view range, optionally with 3DTRL (settings: the preset's
+    trl3d.train, then these options); re-running the same command resumes from last.ckpt."""
+    from vantage.bench.trl3d_suite import trl3d_preset_configs
+    from vantage.config import ConfigError, from_dict, load_preset, set_override
+    from vantage.data import dataset_dir, load_build_config
+    from vantage.train import ClassifyTrainConfig, train_classify
+
+    try:
+        fields = dict(trl3d_preset_configs(load_preset(preset), f"preset {preset}")[0])
+        fields.update({"trl3d": trl3d, "seed": seed, "devices": devices, "accelerator": accelerator})
+        if devices > 1:
+            fields["strategy"] = "ddp"
+        if epochs is not None:
+            fields["epochs"] = epochs
+        for o in overrides or []:
+            set_override(fields, o)
+        cfg = from_dict(ClassifyTrainConfig, fields, "train classify")
+        root = data or dataset_dir(load_build_config(preset))
+        if not root.exists():
+            raise ConfigError(f"no dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+        run = out or Path("runs") / "classify" / f"{cfg.trl3d}-seed{cfg.seed}"
+        ckpt = train_classify(cfg, root, run, progress=not quiet, stop_after=stop_after)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        typer.echo(f"checkpoint: {ckpt}")
+
+
+def _classify_inputs(checkpoint: Path, data: Path | None, preset: str):
+    from vantage.config import ConfigError
+    from vantage.data import dataset_dir, load_build_config
+    from vantage.train import load_classifier
+
+    model, cfg, classes = load_classifier(checkpoint)
+    root = data or dataset_dir(load_build_config(preset))
+    if not (root / "dataset.json").is_file():
+        raise ConfigError(f"no built dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+    return model, cfg, classes, root
+
+
+@eval_app.command("classify")
+def eval_classify_cmd(
+    checkpoint: Annotated[Path, typer.Option(help="A `vantage train classify` checkpoint.")],
+    data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
+    preset: PresetOpt = "default",
+    distortion: Annotated[float, typer.Option(help="Perspective-warp strength (torchvision distortion_scale).")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Seed of the perspective warps.")] = 0,
+) -> None:
+    """Top-1 on held-out objects at the training views, at unseen poses (Fib(100)) and under perspective warps."""
+    from vantage.eval import evaluate_classifier
+    from vantage.train import train_view_filter
+
+    try:
+        model, cfg, classes, root = _classify_inputs(checkpoint, data, preset)
+        ev = evaluate_classifier(
+            model, root, classes, cfg.image_size, cfg.train_view_set, train_view_filter(cfg), distortion, seed
+        )
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(json.dumps({"top1": ev.top1, "n": ev.n}, indent=2))
+
+
+@eval_app.command("depth")
+def eval_depth_cmd(
+    checkpoint: Annotated[Path, typer.Option(help="A `vantage train classify --3dtrl ...` checkpoint.")],
+    data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
+    preset: PresetOpt = "default",
+    max_images: Annotated[int, typer.Option(help="Test images to score (0: all with depth).")] = 500,
+    min_foreground: Annotated[
+        float, typer.Option(help="Score a token cell if the object covers at least this fraction of it.")
+    ] = 0.5,
+) -> None:
+    """Per-image Spearman correlation of 3DTRL token depth with rendered depth, averaged over test images."""
+    from vantage.eval import evaluate_pseudo_depth
+
+    try:
+        model, cfg, _, root = _classify_inputs(checkpoint, data, preset)
+        res = evaluate_pseudo_depth(model, root, cfg.image_size, max_images or None, min_foreground)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(json.dumps(res, indent=2))
 
 
 @app.command("bench")

@@ -51,7 +51,13 @@ def _pose_ssl_suite(ctx: BenchContext) -> dict[str, Any]:
     return run_pose_ssl_suite(ctx)
 
 
-SUITES: dict[str, Suite] = {"data": _data_suite, "pose_ssl": _pose_ssl_suite}
+def _trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
+    from vantage.bench.trl3d_suite import run_trl3d_suite
+
+    return run_trl3d_suite(ctx)
+
+
+SUITES: dict[str, Suite] = {"data": _data_suite, "pose_ssl": _pose_ssl_suite, "trl3d": _trl3d_suite}
 
 
 def default_coil20() -> Path | None:

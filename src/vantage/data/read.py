@@ -107,7 +107,8 @@ class MultiViewDataset(_RecordDataset):
     Items are dicts: ``image``, ``label`` (index into ``classes``: in-domain categories first, then
     out-of-domain), ``object_id``, ``view_id``, ``azimuth``, ``elevation``, ``direction`` (unit vector
     toward the camera), ``cam_to_world``; plus ``depth`` (H, W) and ``mask`` (H, W) on request (the mask is
-    read from its file, or derived as depth > 0 where only depth was written).
+    read from its file, or derived as depth > 0 where only depth was written). ``where`` keeps only rows for
+    which it returns true (e.g. ``lambda r: r.elevation_deg > 0`` for the upper half of a view set).
     """
 
     def __init__(
@@ -120,13 +121,16 @@ class MultiViewDataset(_RecordDataset):
         transform: Transform | None = None,
         with_depth: bool = False,
         with_mask: bool = False,
+        where: Callable[[ViewRecord], bool] | None = None,
     ) -> None:
         root = Path(root)
         records = filter_records(load_records(root), split, view_set, category, domain)
+        if where is not None:
+            records = [r for r in records if where(r)]
         if not records:
             raise DatasetError(
                 f"no rows in {root} match split={split!r}, view_set={view_set!r}, category={category!r}, "
-                f"domain={domain!r}"
+                f"domain={domain!r}" + (" and the row predicate" if where is not None else "")
             )
         super().__init__(root, records, _default_classes(root), transform)
         if with_depth and any(r.depth_file is None for r in records):

@@ -1,5 +1,13 @@
 """Evaluation: weighted kNN, pose metrics, probes on frozen features and the pose-aware SSL benchmark."""
 
+from vantage.eval.classify import (
+    ClassifyEval,
+    evaluate_classifier,
+    evaluate_pseudo_depth,
+    perspective_perturb,
+    predict,
+    pseudo_depth_maps,
+)
 from vantage.eval.features import ImageBank, extract_features, load_image_bank
 from vantage.eval.knn import knn_scores, knn_top1
 from vantage.eval.metrics import POSE_METRICS, lookup, pose_table_markdown, variant_table_rows
@@ -25,6 +33,7 @@ from vantage.eval.probes import (
 
 __all__ = [
     "POSE_METRICS",
+    "ClassifyEval",
     "ImageBank",
     "PairProbe",
     "PairTargets",
@@ -34,7 +43,9 @@ __all__ = [
     "PoseScores",
     "RelativePoseScores",
     "absolute_pose_knn",
+    "evaluate_classifier",
     "evaluate_pose_ssl",
+    "evaluate_pseudo_depth",
     "extract_features",
     "geodesic_deg",
     "knn_scores",
@@ -43,7 +54,10 @@ __all__ = [
     "load_image_bank",
     "load_pose_eval_data",
     "lookup",
+    "perspective_perturb",
     "pose_table_markdown",
+    "predict",
+    "pseudo_depth_maps",
     "relative_azimuth_targets",
     "relative_rotation_targets",
     "sample_pairs",

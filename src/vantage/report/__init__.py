@@ -1,6 +1,6 @@
 """Reports: plots (matplotlib) and the HTML page of a bench run."""
 
 from vantage.report.html import write_report
-from vantage.report.plots import error_histograms, sphere_value_plot, view_sphere_plot
+from vantage.report.plots import depth_panel, error_histograms, sphere_value_plot, view_sphere_plot
 
-__all__ = ["error_histograms", "sphere_value_plot", "view_sphere_plot", "write_report"]
+__all__ = ["depth_panel", "error_histograms", "sphere_value_plot", "view_sphere_plot", "write_report"]

@@ -114,7 +114,33 @@ def _pose_ssl_section(run_dir: Path, res: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-_SECTIONS = {"data": _data_section, "pose_ssl": _pose_ssl_section}
+def _trl3d_section(run_dir: Path, res: dict[str, Any]) -> str:
+    from vantage.bench.stats import fmt_mean_std
+
+    seeds = res.get("bench_config", {}).get("seeds", [])
+    cols = ["seen_views", "unseen_poses", "perturbed"]
+    rows = []
+    for name, t in res.get("table", {}).items():
+        depth = t.get("pseudo_depth", {})
+        top1 = [fmt_mean_std(t.get("top1", {}).get(c)) for c in cols]
+        rho = [fmt_mean_std(depth.get("spearman_mean"), 3), fmt_mean_std(depth.get("abs_spearman_mean"), 3)]
+        rows.append([name, *top1, *rho])
+    view = res.get("train_config", {}).get("train_view_set", "?")
+    parts = [
+        "<h2>3DTRL: viewpoint-robust classification</h2>",
+        f"<p>Top-1 (%) on held-out objects, mean &plusmn; std over seeds {html.escape(str(seeds))}; trained on the "
+        f"<b>{html.escape(str(view))}</b> views. Pseudo-depth: per-image Spearman correlation of token depth with "
+        "rendered depth (signed, and absolute).</p>",
+        _grid(["model", "seen views", "unseen poses (Fib100)", "perspective-perturbed", "depth rho", "|rho|"], rows),
+    ]
+    plots = res.get("plots", {})
+    parts.append(_img(run_dir, plots.get("sphere"), "Top-1 per viewpoint over the sphere (azimuth x elevation)"))
+    parts.append(_img(run_dir, plots.get("depth"), "Image, rendered depth and 3DTRL pseudo-depth"))
+    parts.append("<details><summary>configuration</summary>" + _table(res.get("train_config", {})) + "</details>")
+    return "".join(parts)
+
+
+_SECTIONS = {"data": _data_section, "pose_ssl": _pose_ssl_section, "trl3d": _trl3d_section}
 
 
 def write_report(run_dir: str | Path) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 
 from vantage.geometry import cartesian_to_spherical
 
-__all__ = ["error_histograms", "sphere_value_plot", "view_sphere_plot"]
+__all__ = ["depth_panel", "error_histograms", "sphere_value_plot", "view_sphere_plot"]
 
 _COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
 
@@ -124,6 +124,40 @@ def error_histograms(
         ax.set_xlabel("geodesic error (deg)")
         ax.set_ylabel("density")
     axes[0][-1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def depth_panel(
+    images: np.ndarray, rendered: np.ndarray, pseudo: dict[str, np.ndarray], out: str | Path, title: str = ""
+) -> Path:
+    """Rows of test images: the image, its rendered depth, and each model's token pseudo-depth.
+
+    ``images`` (K, H, W, 3) in [0, 1]; ``rendered`` (K, H, W) with 0 for background; ``pseudo`` maps a model
+    name to (K, h, w) token depth maps (shown with their own colour range; nearer = brighter in both).
+    """
+    k = images.shape[0]
+    cols = 2 + len(pseudo)
+    fig, axes = plt.subplots(k, cols, figsize=(2.1 * cols, 2.1 * k), squeeze=False)
+    for i in range(k):
+        axes[i][0].imshow(np.clip(images[i], 0, 1))
+        r = np.where(rendered[i] > 0, rendered[i], np.nan)
+        axes[i][1].imshow(-r, cmap="magma")
+        for j, (name, maps) in enumerate(pseudo.items()):
+            axes[i][2 + j].imshow(-maps[i], cmap="magma")
+            if i == 0:
+                axes[i][2 + j].set_title(name, fontsize=9)
+        if i == 0:
+            axes[i][0].set_title("image", fontsize=9)
+            axes[i][1].set_title("rendered depth", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,16 +1,30 @@
 """Training: Lightning modules per method with shared checkpointing, logging and seeding."""
 
+from vantage.train.classify import (
+    ClassifyModule,
+    ClassifyTrainConfig,
+    build_classifier,
+    load_classifier,
+    train_classify,
+    train_view_filter,
+)
 from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
 from vantage.train.ssl import PoseSSLModule, SSLTrainConfig, build_backbone, load_ssl_extractor, train_ssl
 
 __all__ = [
     "AtomicCheckpoint",
+    "ClassifyModule",
+    "ClassifyTrainConfig",
     "PoseSSLModule",
     "SSLTrainConfig",
     "build_backbone",
+    "build_classifier",
     "capture_rng",
     "last_checkpoint",
+    "load_classifier",
     "load_ssl_extractor",
     "restore_rng",
+    "train_classify",
     "train_ssl",
+    "train_view_filter",
 ]

@@ -1,0 +1,261 @@
+"""Supervised classification under a viewpoint protocol (`vantage train classify`), with or without 3DTRL.
+
+Train on a restricted view range of the multi-view data (the ``canonical`` set, or the upper half of Fib(50)),
+on in-domain categories; or on any torchvision ImageFolder (``<folder>/train/<class>/*.png``). Checkpoints are
+atomic; re-running the same command resumes from ``last.ckpt``; sampling and augmentation are keyed on
+(seed, epoch, index) so a resumed run ends where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from vantage.models import TRL_MODES, add_3dtrl
+from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
+
+__all__ = [
+    "ClassifyModule",
+    "ClassifyTrainConfig",
+    "build_classifier",
+    "load_classifier",
+    "train_classify",
+    "train_view_filter",
+]
+
+
+@dataclass
+class ClassifyTrainConfig:
+    """One classification run; defaults are the CPU scale (a 6-block, 96-wide DeiT at 32 px, 64 tokens)."""
+
+    model: str = "deit_tiny_patch16_224"
+    model_kwargs: dict[str, Any] = field(
+        default_factory=lambda: {"patch_size": 4, "embed_dim": 96, "depth": 6, "num_heads": 3}
+    )
+    pretrained: bool = False
+    trl3d: str = "none"  # none | faithful | improved
+    trl_position: float = 1 / 3
+    image_size: int = 32
+    train_view_set: str = "canonical"  # canonical | fib50 (with train_min_elevation: 0 -> its upper half)
+    train_min_elevation: float | None = None
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    warmup_epochs: int = 1
+    epochs: int = 10
+    batch_size: int = 64
+    crop_scale: float = 0.6
+    hflip: bool = True  # a mirrored object is still its category
+    seed: int = 0
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+
+    def __post_init__(self) -> None:
+        if self.trl3d not in ("none", *TRL_MODES):
+            raise ValueError(f"trl3d must be none, faithful or improved, got {self.trl3d!r}")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.image_size < 8:
+            raise ValueError("epochs and batch_size must be >= 1 and image_size >= 8")
+        if not 0 < self.crop_scale <= 1:
+            raise ValueError(f"crop_scale must be in (0, 1], got {self.crop_scale}")
+
+
+def build_classifier(cfg: ClassifyTrainConfig, num_classes: int) -> torch.nn.Module:
+    """The timm model of a config (any size via ``model_kwargs``), with 3DTRL inserted if asked."""
+    import timm
+
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.model_kwargs.items()}
+    if "img_size" not in kwargs and _takes_img_size(cfg.model):
+        kwargs["img_size"] = cfg.image_size
+    model = timm.create_model(cfg.model, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs)
+    if cfg.trl3d != "none":
+        add_3dtrl(model, position=cfg.trl_position, mode=cfg.trl3d)
+    return model
+
+
+def _takes_img_size(name: str) -> bool:
+    return any(k in name for k in ("vit", "deit", "swin", "tnt", "eva", "beit"))
+
+
+def train_view_filter(cfg: ClassifyTrainConfig):
+    """The row predicate of the training view range (None: all rows of ``train_view_set``)."""
+    if cfg.train_min_elevation is None:
+        return None
+    lo = cfg.train_min_elevation
+    return lambda r: r.elevation_deg is not None and r.elevation_deg > lo
+
+
+class _KeyedAugment(Dataset):
+    """Wraps a dataset of PIL images: ``(epoch, index)`` keys seed the augmentation (exact resume)."""
+
+    def __init__(self, base: Any, augment: Any, seed: int, image_key: str | None) -> None:
+        self.base, self.augment, self.seed, self.image_key = base, augment, seed, image_key
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
+        from vantage.data.read import item_seed
+
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        item = self.base[index]
+        img, label = (item["image"], item["label"]) if self.image_key else item
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(item_seed(self.seed, epoch, index))
+            return {"image": self.augment(img), "label": label}
+
+
+def classification_loader(data: str | Path, cfg: ClassifyTrainConfig) -> tuple[DataLoader, list[str]]:
+    """Training batches and class names: a built multi-view dataset (in-domain categories, train split,
+    the configured view range) or a torchvision ImageFolder's ``train`` folder."""
+    from torchvision import datasets
+    from torchvision.transforms import v2
+
+    from vantage.data import EpochSampler, MultiViewDataset, load_card
+
+    data = Path(data)
+    augment = v2.Compose(
+        [
+            v2.ToImage(),
+            v2.RandomResizedCrop((cfg.image_size, cfg.image_size), scale=(cfg.crop_scale, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(0.5 if cfg.hflip else 0.0),
+            v2.ToDtype(torch.float32, scale=True),
+        ]
+    )
+    if (data / "dataset.json").is_file():
+        classes = list(load_card(data).get("categories", {}).get("in", []))
+        base = MultiViewDataset(
+            data, split="train", view_set=cfg.train_view_set, domain="in", transform=lambda im: im,
+            where=train_view_filter(cfg),
+        )  # fmt: skip
+        ds = _KeyedAugment(base, augment, cfg.seed, "image")
+    elif (data / "train").is_dir():
+        base = datasets.ImageFolder(str(data / "train"))
+        classes = list(base.classes)
+        ds = _KeyedAugment(base, augment, cfg.seed, None)
+    else:
+        raise FileNotFoundError(f"{data} is neither a built vantage dataset nor an ImageFolder with a train/ folder")
+    loader = DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        sampler=EpochSampler(len(ds), cfg.seed, True),
+        drop_last=len(ds) > cfg.batch_size,
+        num_workers=cfg.num_workers,
+        persistent_workers=cfg.num_workers > 0,
+    )
+    return loader, classes
+
+
+class ClassifyModule(L.LightningModule):
+    """A timm classifier (optionally with 3DTRL) trained with label-smoothed cross-entropy."""
+
+    def __init__(self, cfg: ClassifyTrainConfig, classes: list[str]) -> None:
+        super().__init__()
+        self.save_hyperparameters({"cfg": vars(cfg), "classes": classes})
+        self.cfg, self.classes = cfg, classes
+        self.model = build_classifier(cfg, len(classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self.model(batch["image"])
+        loss = F.cross_entropy(logits, batch["label"], label_smoothing=self.cfg.label_smoothing)
+        acc = (logits.argmax(1) == batch["label"]).float().mean()
+        self.log("train/loss", loss, prog_bar=True, sync_dist=True)
+        self.log("train/acc", acc, prog_bar=True, sync_dist=True)
+        return loss
+
+    def configure_optimizers(self):
+        cfg = self.cfg
+        decay, no_decay = [], []
+        for name, p in self.named_parameters():
+            skip = p.ndim <= 1 or name.endswith(".bias") or "pos_embed" in name or "token" in name
+            (no_decay if skip else decay).append(p)
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        opt = (
+            torch.optim.AdamW(groups, lr=cfg.lr)
+            if cfg.optimizer == "adamw"
+            else torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9)
+        )
+        per_epoch = self.trainer.estimated_stepping_batches / max(1, self.trainer.max_epochs)
+        total = max(1, round(per_epoch * cfg.epochs))
+        warm = min(total - 1, int(total * cfg.warmup_epochs / cfg.epochs)) if cfg.warmup_epochs else 0
+
+        def schedule(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["vantage_rng"] = capture_rng()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "vantage_rng" in checkpoint:
+            restore_rng(checkpoint["vantage_rng"])
+
+
+def load_classifier(path: str | Path) -> tuple[torch.nn.Module, ClassifyTrainConfig, list[str]]:
+    """(model in eval mode, its config, class names) from a `vantage train classify` checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    if "cfg" not in hp or "classes" not in hp:
+        raise ValueError(f"{path} is not a `vantage train classify` checkpoint (no hyper_parameters.cfg/classes)")
+    cfg = ClassifyTrainConfig(**{**hp["cfg"], "pretrained": False})
+    model = build_classifier(cfg, len(hp["classes"]))
+    prefix = "model."
+    model.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    return model.eval(), cfg, list(hp["classes"])
+
+
+def train_classify(
+    cfg: ClassifyTrainConfig, data: str | Path, out: str | Path, progress: bool = True, stop_after: int | None = None
+) -> Path:
+    """Train (or resume from ``<out>/checkpoints/last.ckpt``); returns the last checkpoint's path."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    loader, classes = classification_loader(data, cfg)
+    module = ClassifyModule(cfg, classes)
+    ckpt = AtomicCheckpoint(
+        dirpath=out / "checkpoints", filename="epoch{epoch:03d}", auto_insert_metric_name=False, save_last=True,
+        save_top_k=1, every_n_epochs=1,
+    )  # fmt: skip
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs if stop_after is None else min(cfg.epochs, stop_after),
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        default_root_dir=out,
+        callbacks=[ckpt],
+        enable_progress_bar=progress,
+        logger=CSVLogger(out, name="logs"),
+        log_every_n_steps=max(1, min(10, len(loader))),
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(module, loader, ckpt_path=last_checkpoint(out))
+    return out / "checkpoints" / "last.ckpt"

@@ -1,0 +1,82 @@
+"""Viewpoint-protocol classification with and without 3DTRL: training, exact resume, ImageFolder input, the three
+test conditions and the pseudo-depth score, on small real rendered data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vantage.eval import evaluate_classifier, evaluate_pseudo_depth, perspective_perturb, pseudo_depth_maps
+from vantage.train import ClassifyTrainConfig, load_classifier, train_classify, train_view_filter
+
+TINY = dict(
+    model_kwargs={"patch_size": 4, "embed_dim": 32, "depth": 2, "num_heads": 2},
+    image_size=16,
+    batch_size=8,
+    warmup_epochs=0,
+    accelerator="cpu",
+)
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_train_evaluate_and_score_depth(small_dataset, tmp_path):
+    cfg = ClassifyTrainConfig(trl3d="improved", epochs=2, **TINY)
+    ckpt = train_classify(cfg, small_dataset, tmp_path / "run", progress=False)
+    model, loaded_cfg, classes = load_classifier(ckpt)
+    assert classes == ["airplane", "car", "chair"] and loaded_cfg.trl3d == "improved"
+    ev = evaluate_classifier(model, small_dataset, classes, 16, "canonical", None, seed=0)
+    assert set(ev.top1) == {"seen_views", "unseen_poses", "perturbed"}
+    assert all(0 <= v <= 100 for v in ev.top1.values())
+    assert ev.n["unseen_poses"] == 3 * 100 and ev.per_view.shape == (100,) and ev.view_dirs.shape == (100, 3)
+    depth = evaluate_pseudo_depth(model, small_dataset, 16, max_images=40, min_foreground=0.2)  # coarse 4x4 grid
+    assert -1 <= depth["spearman_mean"] <= 1 and 0 <= depth["abs_spearman_mean"] <= 1 and depth["images"] > 10
+    assert depth["grid"] == [4, 4]
+    maps = pseudo_depth_maps(model, torch.rand(2, 3, 16, 16))
+    assert maps.shape == (2, 4, 4) and (maps > 0).all()
+    with pytest.raises(ValueError, match="in-domain categories"):
+        evaluate_classifier(model, small_dataset, ["cat", "dog", "cow"], 16)
+
+
+def test_interrupted_classification_resumes_exactly(small_dataset, tmp_path):
+    cfg = ClassifyTrainConfig(trl3d="faithful", epochs=2, **TINY)
+    full = train_classify(cfg, small_dataset, tmp_path / "a", progress=False)
+    train_classify(cfg, small_dataset, tmp_path / "b", progress=False, stop_after=1)
+    resumed = train_classify(cfg, small_dataset, tmp_path / "b", progress=False)
+    a, b = _weights(full), _weights(resumed)
+    assert a.keys() == b.keys() and any(k.startswith("model.trl3d.") for k in a)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_upper_half_protocol_and_imagefolder(small_dataset, tmp_path):
+    cfg = ClassifyTrainConfig(train_view_set="fib50", train_min_elevation=0.0, epochs=1, **TINY)
+    keep = train_view_filter(cfg)
+    assert keep is not None
+    ckpt = train_classify(cfg, small_dataset, tmp_path / "upper", progress=False)
+    model, mcfg, classes = load_classifier(ckpt)
+    ev = evaluate_classifier(model, small_dataset, classes, 16, mcfg.train_view_set, train_view_filter(mcfg))
+    assert ev.n["seen_views"] == 3 * 25  # the upper half of Fib(50) for the 3 test objects
+    # any torchvision ImageFolder trains too
+    rng = np.random.default_rng(0)
+    for cls in ("ants", "bees"):
+        (tmp_path / "folder" / "train" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(
+                tmp_path / "folder" / "train" / cls / f"{i}.png"
+            )
+    ckpt = train_classify(ClassifyTrainConfig(epochs=1, **TINY), tmp_path / "folder", tmp_path / "f", progress=False)
+    assert load_classifier(ckpt)[2] == ["ants", "bees"]
+    with pytest.raises(FileNotFoundError, match="ImageFolder"):
+        train_classify(ClassifyTrainConfig(**TINY), tmp_path / "nothing", tmp_path / "g", progress=False)
+
+
+def test_perspective_perturbation_is_seeded_and_fills_black():
+    imgs = torch.rand(4, 3, 32, 32) * 0.5 + 0.5  # no black pixels before the warp
+    a, b = perspective_perturb(imgs, 0.5, seed=3), perspective_perturb(imgs, 0.5, seed=3)
+    assert torch.equal(a, b) and not torch.equal(a, perspective_perturb(imgs, 0.5, seed=4))
+    assert ((a == 0).all(1)).any() and not torch.allclose(a, imgs)

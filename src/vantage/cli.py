@@ -416,7 +416,9 @@ def eval_depth_cmd(
 
     try:
         model, cfg, _, root = _classify_inputs(checkpoint, data, preset)
-        res = evaluate_pseudo_depth(model, root, cfg.image_size, max_images or None, min_foreground)
+        res = evaluate_pseudo_depth(
+            model, root, cfg.image_size, max_images=max_images or None, min_foreground=min_foreground
+        )
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     typer.echo(json.dumps(res, indent=2))

@@ -33,11 +33,11 @@ __all__ = [
 
 @dataclass
 class ClassifyTrainConfig:
-    """One classification run; defaults are the CPU scale (a 6-block, 96-wide DeiT at 32 px, 64 tokens)."""
+    """One classification run; defaults are the CPU scale (a 4-block, 64-wide DeiT at 32 px, 64 tokens)."""
 
     model: str = "deit_tiny_patch16_224"
     model_kwargs: dict[str, Any] = field(
-        default_factory=lambda: {"patch_size": 4, "embed_dim": 96, "depth": 6, "num_heads": 3}
+        default_factory=lambda: {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}
     )
     pretrained: bool = False
     trl3d: str = "none"  # none | faithful | improved

@@ -462,14 +462,20 @@ def bench(
 
 
 @app.command("report")
-def report(run_dir: Path) -> None:
+def report(
+    run_dir: Path,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Also print the method tables as Markdown.")] = False,
+) -> None:
     """Re-render report.html of a bench run folder from its results.json."""
-    from vantage.report import write_report
+    from vantage.report import markdown_report, write_report
 
     try:
-        typer.echo(f"wrote {write_report(run_dir)}")
+        path = write_report(run_dir)
     except FileNotFoundError as e:
         raise _fail(str(e)) from None
+    if markdown:
+        typer.echo(markdown_report(json.loads((run_dir / "results.json").read_text())))
+    typer.echo(f"wrote {path}")
 
 
 def main() -> None:

@@ -158,6 +158,7 @@ def run_pose_ssl_suite(ctx: BenchContext) -> dict[str, Any]:
         "bench_config": to_dict(bench_cfg),
         "taps": list(eval_cfg.taps),
         "table": agg,
+        "order": list(agg),  # results.json sorts keys; this keeps the table's row order
         "deltas": _deltas(agg, bench_cfg, eval_cfg.taps),
         "runs": runs,
         "plots": plots,

@@ -109,6 +109,7 @@ def run_trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
         "train_config": train_fields,
         "bench_config": to_dict(bench),
         "table": agg,
+        "order": list(agg),  # results.json sorts keys; this keeps the table's row order
         "runs": {k: {kk: vv for kk, vv in r.items() if kk != "per_view"} for k, r in runs.items()},
         "plots": _plots(ctx, bench, root),
     }

@@ -43,6 +43,10 @@ def pose_table_markdown(table: dict[str, dict[str, Any]]) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def variant_table_rows(agg: dict[str, dict[str, Any]], tap: str, fmt) -> list[list[str]]:
-    """Rows [variant, cell...] for one tap of aggregated (mean/std) results; ``fmt`` formats a leaf."""
-    return [[name, *(fmt(lookup(t, f"{tap}/{path}")) for path in POSE_METRICS.values())] for name, t in agg.items()]
+def variant_table_rows(
+    agg: dict[str, dict[str, Any]], tap: str, fmt, order: list[str] | None = None
+) -> list[list[str]]:
+    """Rows [variant, cell...] for one tap of aggregated (mean/std) results, in ``order`` (default: as stored);
+    ``fmt`` formats a leaf."""
+    names = [n for n in (order or list(agg)) if n in agg]
+    return [[n, *(fmt(lookup(agg[n], f"{tap}/{path}")) for path in POSE_METRICS.values())] for n in names]

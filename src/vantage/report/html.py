@@ -88,7 +88,8 @@ def _pose_ssl_section(run_dir: Path, res: dict[str, Any]) -> str:
     ]
     for tap in res.get("taps", []):
         parts.append(f"<h3>{html.escape(tap)}</h3>")
-        parts.append(_grid(["model", *POSE_METRICS], variant_table_rows(res.get("table", {}), tap, fmt_mean_std)))
+        rows = variant_table_rows(res.get("table", {}), tap, fmt_mean_std, res.get("order"))
+        parts.append(_grid(["model", *POSE_METRICS], rows))
     deltas = res.get("deltas", {})
     rows = [
         [name, tap, *(f"{d.get(label, float('nan')):+.1f}" for label in POSE_METRICS)]
@@ -120,7 +121,9 @@ def _trl3d_section(run_dir: Path, res: dict[str, Any]) -> str:
     seeds = res.get("bench_config", {}).get("seeds", [])
     cols = ["seen_views", "unseen_poses", "perturbed"]
     rows = []
-    for name, t in res.get("table", {}).items():
+    table = res.get("table", {})
+    for name in [n for n in res.get("order", list(table)) if n in table]:
+        t = table[name]
         depth = t.get("pseudo_depth", {})
         top1 = [fmt_mean_std(t.get("top1", {}).get(c)) for c in cols]
         rho = [fmt_mean_std(depth.get("spearman_mean"), 3), fmt_mean_std(depth.get("abs_spearman_mean"), 3)]

@@ -8,7 +8,6 @@ atomic; re-running the same command resumes from ``last.ckpt``; sampling and aug
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,14 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from vantage.models import TRL_MODES, add_3dtrl
-from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
+from vantage.train.common import (
+    ResumableRNG,
+    decay_groups,
+    fit_resumable,
+    load_vantage_checkpoint,
+    strip_prefix,
+    warmup_cosine_scheduler,
+)
 
 __all__ = [
     "ClassifyModule",
@@ -158,7 +164,7 @@ def classification_loader(data: str | Path, cfg: ClassifyTrainConfig) -> tuple[D
     return loader, classes
 
 
-class ClassifyModule(L.LightningModule):
+class ClassifyModule(ResumableRNG, L.LightningModule):
     """A timm classifier (optionally with 3DTRL) trained with label-smoothed cross-entropy."""
 
     def __init__(self, cfg: ClassifyTrainConfig, classes: list[str]) -> None:
@@ -180,51 +186,23 @@ class ClassifyModule(L.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.cfg
-        decay, no_decay = [], []
-        for name, p in self.named_parameters():
-            skip = p.ndim <= 1 or name.endswith(".bias") or "pos_embed" in name or "token" in name
-            (no_decay if skip else decay).append(p)
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        opt = (
-            torch.optim.AdamW(groups, lr=cfg.lr)
-            if cfg.optimizer == "adamw"
-            else torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9)
-        )
-        per_epoch = self.trainer.estimated_stepping_batches / max(1, self.trainer.max_epochs)
-        total = max(1, round(per_epoch * cfg.epochs))
-        warm = min(total - 1, int(total * cfg.warmup_epochs / cfg.epochs)) if cfg.warmup_epochs else 0
-
-        def schedule(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
+        groups = decay_groups(self, cfg.weight_decay, ("pos_embed", "token", "cls_embed"))
+        if cfg.optimizer == "adamw":
+            opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        else:
+            opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9)
         return {
             "optimizer": opt,
-            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
+            "lr_scheduler": warmup_cosine_scheduler(opt, self.trainer, cfg.epochs, cfg.warmup_epochs),
         }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["vantage_rng"] = capture_rng()
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "vantage_rng" in checkpoint:
-            restore_rng(checkpoint["vantage_rng"])
 
 
 def load_classifier(path: str | Path) -> tuple[torch.nn.Module, ClassifyTrainConfig, list[str]]:
     """(model in eval mode, its config, class names) from a `vantage train classify` checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
-    if "cfg" not in hp or "classes" not in hp:
-        raise ValueError(f"{path} is not a `vantage train classify` checkpoint (no hyper_parameters.cfg/classes)")
+    hp, state = load_vantage_checkpoint(path, ("cfg", "classes"), "vantage train classify")
     cfg = ClassifyTrainConfig(**{**hp["cfg"], "pretrained": False})
     model = build_classifier(cfg, len(hp["classes"]))
-    prefix = "model."
-    model.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    model.load_state_dict(strip_prefix(state, "model."))
     return model.eval(), cfg, list(hp["classes"])
 
 
@@ -232,30 +210,9 @@ def train_classify(
     cfg: ClassifyTrainConfig, data: str | Path, out: str | Path, progress: bool = True, stop_after: int | None = None
 ) -> Path:
     """Train (or resume from ``<out>/checkpoints/last.ckpt``); returns the last checkpoint's path."""
-    from lightning.pytorch.loggers import CSVLogger
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loader, classes = classification_loader(data, cfg)
     module = ClassifyModule(cfg, classes)
-    ckpt = AtomicCheckpoint(
-        dirpath=out / "checkpoints", filename="epoch{epoch:03d}", auto_insert_metric_name=False, save_last=True,
-        save_top_k=1, every_n_epochs=1,
-    )  # fmt: skip
-    trainer = L.Trainer(
-        max_epochs=cfg.epochs if stop_after is None else min(cfg.epochs, stop_after),
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        strategy=cfg.strategy,
-        precision=cfg.precision,
-        default_root_dir=out,
-        callbacks=[ckpt],
-        enable_progress_bar=progress,
-        logger=CSVLogger(out, name="logs"),
-        log_every_n_steps=max(1, min(10, len(loader))),
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-    )
-    trainer.fit(module, loader, ckpt_path=last_checkpoint(out))
-    return out / "checkpoints" / "last.ckpt"
+    return fit_resumable(module, loader, cfg, out, progress, stop_after, tensorboard=False, keep_every_epoch=False)

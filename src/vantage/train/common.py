@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from pathlib import Path
@@ -11,7 +12,18 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-__all__ = ["AtomicCheckpoint", "capture_rng", "last_checkpoint", "restore_rng"]
+__all__ = [
+    "AtomicCheckpoint",
+    "ResumableRNG",
+    "capture_rng",
+    "decay_groups",
+    "fit_resumable",
+    "last_checkpoint",
+    "load_vantage_checkpoint",
+    "restore_rng",
+    "strip_prefix",
+    "warmup_cosine_scheduler",
+]
 
 
 class AtomicCheckpoint(ModelCheckpoint):
@@ -52,3 +64,103 @@ def last_checkpoint(out: str | Path) -> Path | None:
     """``<out>/checkpoints/last.ckpt`` if a previous run left one."""
     path = Path(out) / "checkpoints" / "last.ckpt"
     return path if path.is_file() else None
+
+
+def decay_groups(module: torch.nn.Module, weight_decay: float, no_decay_names: tuple[str, ...] = ()) -> list[dict]:
+    """Optimizer parameter groups: weight decay on weights, none on norms, biases and names containing any of
+    ``no_decay_names`` (e.g. position embeddings and tokens)."""
+    decay, no_decay = [], []
+    for name, p in module.named_parameters():
+        skip = p.ndim <= 1 or name.endswith(".bias") or any(n in name for n in no_decay_names)
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def warmup_cosine_scheduler(
+    optimizer: torch.optim.Optimizer, trainer: Any, epochs: int, warmup_epochs: int
+) -> dict[str, Any]:
+    """Per-step linear warm-up then cosine decay over ``epochs`` (the whole planned run, even when a
+    ``stop_after`` invocation trains fewer), as a Lightning ``lr_scheduler`` entry."""
+    per_epoch = trainer.estimated_stepping_batches / max(1, trainer.max_epochs)
+    total = max(1, round(per_epoch * epochs))
+    warm = min(total - 1, int(total * warmup_epochs / epochs)) if warmup_epochs else 0
+
+    def schedule(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), "interval": "step"}
+
+
+class ResumableRNG:
+    """Lightning module mix-in: RNG states travel in checkpoints, so a resumed run draws what an
+    uninterrupted one would."""
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["vantage_rng"] = capture_rng()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "vantage_rng" in checkpoint:
+            restore_rng(checkpoint["vantage_rng"])
+
+
+def load_vantage_checkpoint(path: str | Path, needs: tuple[str, ...], command: str) -> tuple[dict, dict]:
+    """(hyper_parameters, state_dict) of a vantage Lightning checkpoint; a clear error when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    if any(k not in hp for k in needs) or "state_dict" not in ckpt:
+        raise ValueError(f"{path} is not a `{command}` checkpoint (no hyper_parameters {list(needs)} / state_dict)")
+    return hp, ckpt["state_dict"]
+
+
+def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries of ``state`` under ``prefix``, with the prefix removed."""
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def fit_resumable(
+    module: Any,
+    loader: Any,
+    cfg: Any,
+    out: Path,
+    progress: bool = True,
+    stop_after: int | None = None,
+    tensorboard: bool = False,
+    keep_every_epoch: bool = False,
+) -> Path:
+    """Fit ``module`` on ``loader`` with atomic per-epoch checkpoints under ``out/checkpoints``, resuming from
+    ``last.ckpt`` if present; ``cfg`` supplies epochs, accelerator, devices, strategy and precision. CSV logs
+    (and TensorBoard on request). Returns the last checkpoint's path."""
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    ckpt = AtomicCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+        save_last=True,
+        save_top_k=-1 if keep_every_epoch else 1,
+        every_n_epochs=1,
+    )
+    loggers = [CSVLogger(out, name="logs")] + ([TensorBoardLogger(out, name="tb")] if tensorboard else [])
+    per_device = len(loader) // (cfg.devices if isinstance(cfg.devices, int) else 1)
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs if stop_after is None else min(cfg.epochs, stop_after),
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        default_root_dir=out,
+        callbacks=[ckpt],
+        enable_progress_bar=progress,
+        logger=loggers,
+        log_every_n_steps=max(1, min(10, per_device)),
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # EpochSampler shards by rank itself
+    )
+    trainer.fit(module, loader, ckpt_path=last_checkpoint(out))
+    return out / "checkpoints" / "last.ckpt"

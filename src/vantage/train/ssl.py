@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,14 @@ from torch.utils.data import DataLoader
 
 from vantage.losses import SSL_METHODS, SSLObjective, trajectory_loss
 from vantage.models import STEMS, FeatureExtractor, create_backbone
-from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
+from vantage.train.common import (
+    ResumableRNG,
+    decay_groups,
+    fit_resumable,
+    load_vantage_checkpoint,
+    strip_prefix,
+    warmup_cosine_scheduler,
+)
 
 __all__ = ["PoseSSLModule", "SSLTrainConfig", "build_backbone", "load_ssl_extractor", "train_ssl"]
 
@@ -69,22 +75,14 @@ def build_backbone(cfg: SSLTrainConfig) -> torch.nn.Module:
 
 def load_ssl_extractor(path: str | Path) -> tuple[FeatureExtractor, SSLTrainConfig]:
     """The frozen backbone of a `vantage train ssl` checkpoint, and the config it was trained with."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
-    if "cfg" not in hp or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a `vantage train ssl` checkpoint (no hyper_parameters.cfg / state_dict)")
+    hp, state = load_vantage_checkpoint(path, ("cfg",), "vantage train ssl")
     cfg = SSLTrainConfig(**{**hp["cfg"], "pretrained": False})
     model = build_backbone(cfg)
-    prefix = "backbone.model."
-    state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-    model.load_state_dict(state)
+    model.load_state_dict(strip_prefix(state, "backbone.model."))
     return FeatureExtractor(model).eval(), cfg
 
 
-class PoseSSLModule(L.LightningModule):
+class PoseSSLModule(ResumableRNG, L.LightningModule):
     """Backbone + SSL objective; the trajectory loss on (L, C, R) is added with weight ``traj_weight``."""
 
     def __init__(self, cfg: SSLTrainConfig, num_classes: int) -> None:
@@ -125,10 +123,7 @@ class PoseSSLModule(L.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.cfg
-        decay, no_decay = [], []
-        for name, p in self.named_parameters():
-            (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        groups = decay_groups(self, cfg.weight_decay)
         lr = cfg.lr * cfg.batch_size / 256 if cfg.optimizer == "lars" else cfg.lr  # linear scaling for LARS
         if cfg.optimizer == "lars":
             from lightly.utils.lars import LARS
@@ -138,26 +133,10 @@ class PoseSSLModule(L.LightningModule):
             opt = torch.optim.SGD(groups, lr=lr, momentum=0.9)
         else:
             opt = torch.optim.AdamW(groups, lr=lr)
-        per_epoch = self.trainer.estimated_stepping_batches / max(1, self.trainer.max_epochs)
-        total = max(1, round(per_epoch * cfg.epochs))  # the schedule spans cfg.epochs, even with stop_after
-        warm = min(total - 1, int(total * cfg.warmup_epochs / cfg.epochs)) if cfg.warmup_epochs else 0
-
-        def schedule(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
         return {
             "optimizer": opt,
-            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
+            "lr_scheduler": warmup_cosine_scheduler(opt, self.trainer, cfg.epochs, cfg.warmup_epochs),
         }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["vantage_rng"] = capture_rng()
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "vantage_rng" in checkpoint:  # resumed: continue the random streams where the checkpoint left them
-            restore_rng(checkpoint["vantage_rng"])
 
 
 def triplet_loader(root: str | Path, cfg: SSLTrainConfig, split: str = "train", shuffle: bool = True) -> DataLoader:
@@ -190,34 +169,9 @@ def train_ssl(
     ``stop_after=n`` ends this invocation once n epochs in total are done (the schedule still spans
     ``cfg.epochs``), for job slots shorter than the run; calling again resumes exactly where it stopped.
     """
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loader = triplet_loader(data, cfg)
     module = PoseSSLModule(cfg, num_classes=len(loader.dataset.classes))
-    ckpt = AtomicCheckpoint(
-        dirpath=out / "checkpoints",
-        filename="epoch{epoch:03d}",
-        auto_insert_metric_name=False,
-        save_last=True,
-        save_top_k=-1,
-        every_n_epochs=1,
-    )
-    trainer = L.Trainer(
-        max_epochs=cfg.epochs if stop_after is None else min(cfg.epochs, stop_after),
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        strategy=cfg.strategy,
-        precision=cfg.precision,
-        default_root_dir=out,
-        callbacks=[ckpt],
-        enable_progress_bar=progress,
-        logger=[CSVLogger(out, name="logs"), TensorBoardLogger(out, name="tb")],
-        log_every_n_steps=max(1, min(10, len(loader) // (cfg.devices if isinstance(cfg.devices, int) else 1))),
-        enable_model_summary=False,
-        use_distributed_sampler=False,  # EpochSampler shards by rank itself
-    )
-    trainer.fit(module, loader, ckpt_path=last_checkpoint(out))
-    return out / "checkpoints" / "last.ckpt"
+    return fit_resumable(module, loader, cfg, out, progress, stop_after, tensorboard=True, keep_every_epoch=True)

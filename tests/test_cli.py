@@ -237,6 +237,8 @@ def test_bench_and_report(quick_build, tmp_path, coil20):
     again = json.loads((run / "results.json").read_text())["suites"]["pose_ssl"]
     assert again["table"] == pose["table"] and "Restoring states" in res.stderr
     (run / "report.html").unlink()
-    assert run_cli("report", str(run)).returncode == 0 and (run / "report.html").is_file()
+    res = run_cli("report", str(run), "--markdown")
+    assert res.returncode == 0 and (run / "report.html").is_file()
+    assert "| vicreg+traj0.1 |" in res.stdout and "| +3DTRL improved |" in res.stdout
     missing = run_cli("report", str(tmp_path / "nothing"))
     assert missing.returncode == 1 and "results.json not found" in missing.stderr

@@ -107,6 +107,27 @@ def test_build_into_a_file_and_bad_meshes(tmp_path):
     assert res.returncode == 1 and "broken.obj" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "pose-ssl", "--checkpoint", "{garbage}"], "is corrupt or not a torch checkpoint"),
+        (["eval", "classify", "--checkpoint", "{garbage}"], "is corrupt or not a torch checkpoint"),
+        (["eval", "pose-ssl", "--checkpoint", "{missing}"], "does not exist"),
+        (["train", "classify", "--3dtrl", "bogus", "--out", "{out}"], "got 'bogus'"),
+        (["bench", "--preset", "quick", "--set", "ssl.eval.pair_steps=abc", "--out", "{out}"], "ssl.eval.pair_steps"),
+        (["bench", "--preset", "quick", "--set", "trl3d.bench.variants=[huge]", "--out", "{out}"], "huge"),
+    ],
+)
+def test_eval_train_bench_bad_input(tmp_path, args, message):
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint")
+    paths = {"garbage": garbage, "missing": tmp_path / "missing.ckpt", "out": tmp_path / "out"}
+    res = run_cli(*[a.format(**paths) for a in args])
+    assert res.returncode == 1 and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists()  # bad values are refused before anything is written
+
+
 def test_pending_commands_say_so():
     for args in (["train", "clip"], ["train", "ovt", "--x"], ["eval", "zeroshot"]):
         res = run_cli(*args)

@@ -70,6 +70,11 @@ def main_callback(
 
 PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Preset name (quick, default, paper) or YAML path.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a data config field: key.path=value.")]
+EpochsOpt = Annotated[int | None, typer.Option(help="Epochs (default from config).")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
+DevicesOpt = Annotated[int, typer.Option(help="Devices (processes) per node; >1 uses DDP.")]
+AcceleratorOpt = Annotated[str, typer.Option(help="auto | cpu | gpu")]
+StopAfterOpt = Annotated[int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")]
 
 
 @data_app.command("build")
@@ -192,17 +197,15 @@ def train_ssl_cmd(
     data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
     preset: PresetOpt = "default",
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/ssl/<method>-traj<w>-seed<s>).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default from config).")] = None,
+    epochs: EpochsOpt = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size per device.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    devices: Annotated[int, typer.Option(help="Devices (processes) per node; >1 uses DDP.")] = 1,
-    accelerator: Annotated[str, typer.Option(help="auto | cpu | gpu")] = "auto",
+    seed: SeedOpt = 0,
+    devices: DevicesOpt = 1,
+    accelerator: AcceleratorOpt = "auto",
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override an SSL config field: key=value.")
     ] = None,
-    stop_after: Annotated[
-        int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")
-    ] = None,
+    stop_after: StopAfterOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Pose-aware SSL on the triplet view set (settings: the preset's ssl.train, then these options);
@@ -327,16 +330,14 @@ def train_classify_cmd(
     ] = None,
     preset: PresetOpt = "default",
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/classify/<3dtrl>-seed<s>).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default from config).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    devices: Annotated[int, typer.Option(help="Devices (processes) per node; >1 uses DDP.")] = 1,
-    accelerator: Annotated[str, typer.Option(help="auto | cpu | gpu")] = "auto",
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = 0,
+    devices: DevicesOpt = 1,
+    accelerator: AcceleratorOpt = "auto",
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a classify config field (trl3d.train): key=value.")
     ] = None,
-    stop_after: Annotated[
-        int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")
-    ] = None,
+    stop_after: StopAfterOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Supervised classification on a restricted view range, optionally with 3DTRL (settings: the preset's

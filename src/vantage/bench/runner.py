@@ -60,6 +60,20 @@ def _trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
 SUITES: dict[str, Suite] = {"data": _data_suite, "pose_ssl": _pose_ssl_suite, "trl3d": _trl3d_suite}
 
 
+def check_bench_config(config: dict[str, Any], names: Sequence[str], where: str) -> None:
+    """Parse every section the chosen suites read, so a bad value fails before any suite runs."""
+    from vantage.bench.pose_ssl_suite import ssl_preset_configs
+    from vantage.bench.trl3d_suite import trl3d_preset_configs
+    from vantage.config import from_dict
+    from vantage.data import BuildConfig
+
+    from_dict(BuildConfig, config.get("data", {}) or {}, f"{where}: data")
+    if "pose_ssl" in names:
+        ssl_preset_configs(config, where)
+    if "trl3d" in names:
+        trl3d_preset_configs(config, where)
+
+
 def default_coil20() -> Path | None:
     """COIL-20 location: ``$VANTAGE_COIL20``, else ``../shared/data/coil20`` if it exists, else None."""
     env = os.environ.get("VANTAGE_COIL20")
@@ -108,6 +122,7 @@ def run_bench(
     unknown = [n for n in names if n not in SUITES]
     if unknown:
         raise ConfigError(f"preset {preset}: unknown bench suite(s) {unknown}; available: {sorted(SUITES)}")
+    check_bench_config(config, names, f"preset {preset}")
     out = Path(out) if out is not None else Path("runs") / f"bench-{Path(str(preset)).stem}"
     if out.exists() and not out.is_dir():
         raise ConfigError(f"bench output path {out} is a file, not a folder")

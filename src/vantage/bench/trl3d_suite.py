@@ -99,8 +99,8 @@ def run_trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
                     "eval_seconds": round(time.perf_counter() - t1, 2),
                 }
                 atomic_write_json(cache, saved)
-            runs[f"{name}/seed{seed}"] = {**saved, "train_seconds": train_s}
-            runs[f"{name}/seed{seed}"].pop("view_dirs")
+            summary = {k: v for k, v in saved.items() if k not in ("per_view", "view_dirs")}  # arrays stay on disk
+            runs[f"{name}/seed{seed}"] = {**summary, "train_seconds": train_s}
             per_variant.setdefault(name, []).append(saved["table"])
     agg = {name: aggregate_seeds(tables) for name, tables in per_variant.items()}
     return {
@@ -110,7 +110,7 @@ def run_trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
         "bench_config": to_dict(bench),
         "table": agg,
         "order": list(agg),  # results.json sorts keys; this keeps the table's row order
-        "runs": {k: {kk: vv for kk, vv in r.items() if kk != "per_view"} for k, r in runs.items()},
+        "runs": runs,
         "plots": _plots(ctx, bench, root),
     }
 

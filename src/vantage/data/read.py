@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "filter_records",
     "hf_data_files",
     "load_turntable_records",
+    "seeded_cpu_rng",
 ]
 
 Transform = Callable[[Image.Image], Any]
@@ -161,6 +163,15 @@ class MultiViewDataset(_RecordDataset):
         return item
 
 
+@contextmanager
+def seeded_cpu_rng(seed: int) -> Iterator[None]:
+    """Run a block with the global CPU generator seeded to ``seed``, restoring its state afterwards (torch's
+    ``fork_rng`` without touching accelerators, so it stays cheap inside data loaders)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        yield
+
+
 def item_seed(seed: int, epoch: int, index: int) -> int:
     """A 63-bit seed for one item's randomness in one epoch."""
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint64)[0] >> np.uint64(1))
@@ -258,8 +269,7 @@ class TripletDataset(_RecordDataset):
         }
         if self.augment is not None:
             centre = _open_rgb(self.root / t["C"].file_name)
-            with torch.random.fork_rng(devices=[]):
-                torch.default_generator.manual_seed(item_seed(self.seed, epoch, index))  # CPU only: cheap
+            with seeded_cpu_rng(item_seed(self.seed, epoch, index)):
                 item["centre_aug1"], item["centre_aug2"] = self.augment(centre), self.augment(centre)
         return item
 

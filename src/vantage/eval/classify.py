@@ -44,9 +44,10 @@ def perspective_perturb(images: torch.Tensor, distortion: float = 0.5, seed: int
     """A random perspective warp per image (black fill), reproducible from ``seed``."""
     from torchvision.transforms import v2
 
+    from vantage.data.read import seeded_cpu_rng
+
     warp = v2.RandomPerspective(distortion_scale=distortion, p=1.0, fill=0)
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
+    with seeded_cpu_rng(seed):
         return torch.stack([warp(img) for img in images])
 
 

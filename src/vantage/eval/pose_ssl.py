@@ -28,6 +28,7 @@ from vantage.eval.features import ImageBank, extract_features, load_image_bank
 from vantage.eval.knn import knn_top1
 from vantage.eval.pose import PoseScores, absolute_pose_knn
 from vantage.eval.probes import (
+    Standardizer,
     linear_probe,
     relative_azimuth_targets,
     relative_rotation_targets,
@@ -149,14 +150,6 @@ def _split_objects_in_half(bank: ImageBank) -> tuple[torch.Tensor, torch.Tensor]
     return first, second
 
 
-class _Standardizer:
-    def __init__(self, train: torch.Tensor) -> None:
-        self.mean, self.std = train.mean(0), train.std(0).clamp_min(1e-6)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
 def _probe_features(x: torch.Tensor, cfg: PoseEvalConfig) -> torch.Tensor:
     return x if x.shape[1] <= cfg.probe_dim else random_projection(x, cfg.probe_dim, cfg.seed)
 
@@ -171,7 +164,7 @@ def _evaluate_tap(
     arrays: dict[str, np.ndarray] = {}
     knn = dict(k=cfg.knn_k, temperature=cfg.knn_temperature)
     probe = {name: _probe_features(f, cfg) for name, f in feats.items()}
-    std = _Standardizer(probe["train"])
+    std = Standardizer(probe["train"])
     probe = {name: std(f) if name != "coil20" else f for name, f in probe.items()}
 
     # semantics
@@ -229,7 +222,7 @@ def _evaluate_tap(
         coil = b["coil20"]
         objs = torch.arange(len(coil.objects))
         fit, held = torch.isin(coil.object, objs[0::2]), torch.isin(coil.object, objs[1::2])
-        cstd = _Standardizer(probe["coil20"][fit])
+        cstd = Standardizer(probe["coil20"][fit])
         cf = cstd(probe["coil20"])
         held_idx = held.nonzero().squeeze(1)
         p_held = held_idx[sample_pairs(coil.object[held], cfg.pairs_per_object * 4, cfg.seed + 1)]

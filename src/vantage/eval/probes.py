@@ -20,6 +20,7 @@ __all__ = [
     "PairSampler",
     "PairTargets",
     "RelativePoseScores",
+    "Standardizer",
     "linear_probe",
     "relative_azimuth_targets",
     "relative_rotation_targets",
@@ -29,9 +30,14 @@ __all__ = [
 ]
 
 
-def _standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
-    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
-    return [(t - mean) / std for t in (train, *others)]
+class Standardizer:
+    """Per-feature standardisation with the mean and std of a reference (training) set."""
+
+    def __init__(self, train: torch.Tensor) -> None:
+        self.mean, self.std = train.mean(0), train.std(0).clamp_min(1e-6)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 
 
 def linear_probe(
@@ -48,7 +54,8 @@ def linear_probe(
 ) -> float:
     """Top-1 of a linear classifier trained on frozen features (Adam, cosine-decayed lr)."""
     g = torch.Generator().manual_seed(seed)
-    xtr, xte = _standardize(train_x.float(), test_x.float())
+    std = Standardizer(train_x.float())
+    xtr, xte = std(train_x.float()), std(test_x.float())
     torch.manual_seed(seed)
     head = nn.Linear(xtr.shape[1], num_classes)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)

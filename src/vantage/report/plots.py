@@ -14,6 +14,19 @@ from vantage.geometry import cartesian_to_spherical
 
 __all__ = ["depth_panel", "error_histograms", "sphere_value_plot", "view_sphere_plot"]
 
+
+def _save(fig, out: str | Path, title: str = "", tight: bool = False) -> Path:
+    """Title, lay out, write a figure to PNG and free it."""
+    if title:
+        fig.suptitle(title)
+    if tight:
+        fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
 _COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
 
 
@@ -94,12 +107,7 @@ def sphere_value_plot(
         ax.set_ylabel("elevation (deg)")
     if sc is not None:
         fig.colorbar(sc, ax=axes.ravel().tolist(), shrink=0.8, label=label)
-    if title:
-        fig.suptitle(title)
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title)
 
 
 def error_histograms(
@@ -124,13 +132,7 @@ def error_histograms(
         ax.set_xlabel("geodesic error (deg)")
         ax.set_ylabel("density")
     axes[0][-1].legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title, tight=True)
 
 
 def depth_panel(
@@ -158,10 +160,4 @@ def depth_panel(
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title, tight=True)

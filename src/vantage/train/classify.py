@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from vantage.models import TRL_MODES, add_3dtrl
 from vantage.train.common import (
     ResumableRNG,
+    RunConfig,
     decay_groups,
     fit_resumable,
     load_vantage_checkpoint,
@@ -38,7 +39,7 @@ __all__ = [
 
 
 @dataclass
-class ClassifyTrainConfig:
+class ClassifyTrainConfig(RunConfig):
     """One classification run; defaults are the CPU scale (a 4-block, 64-wide DeiT at 32 px, 64 tokens)."""
 
     model: str = "deit_tiny_patch16_224"
@@ -60,12 +61,6 @@ class ClassifyTrainConfig:
     batch_size: int = 64
     crop_scale: float = 0.6
     hflip: bool = True  # a mirrored object is still its category
-    seed: int = 0
-    num_workers: int = 0
-    accelerator: str = "auto"
-    devices: Any = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
 
     def __post_init__(self) -> None:
         if self.trl3d not in ("none", *TRL_MODES):
@@ -113,13 +108,12 @@ class _KeyedAugment(Dataset):
         return len(self.base)
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
-        from vantage.data.read import item_seed
+        from vantage.data.read import item_seed, seeded_cpu_rng
 
         epoch, index = key if isinstance(key, tuple) else (0, key)
         item = self.base[index]
         img, label = (item["image"], item["label"]) if self.image_key else item
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(item_seed(self.seed, epoch, index))
+        with seeded_cpu_rng(item_seed(self.seed, epoch, index)):
             return {"image": self.augment(img), "label": label}
 
 

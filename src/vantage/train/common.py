@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 __all__ = [
     "AtomicCheckpoint",
     "ResumableRNG",
+    "RunConfig",
     "capture_rng",
     "decay_groups",
     "fit_resumable",
@@ -24,6 +26,19 @@ __all__ = [
     "strip_prefix",
     "warmup_cosine_scheduler",
 ]
+
+
+@dataclass
+class RunConfig:
+    """Fields every training run has: seed, loader workers and where/how Lightning runs it (fields of
+    the method configs that subclass it)."""
+
+    seed: int = 0
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
 
 
 class AtomicCheckpoint(ModelCheckpoint):
@@ -110,7 +125,10 @@ def load_vantage_checkpoint(path: str | Path, needs: tuple[str, ...], command: s
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, not a torch file, or unsafe pickle
+        raise ValueError(f"checkpoint {path} is corrupt or not a torch checkpoint ({type(e).__name__})") from e
     hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
     if any(k not in hp for k in needs) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a `{command}` checkpoint (no hyper_parameters {list(needs)} / state_dict)")

@@ -14,6 +14,7 @@ from vantage.losses import SSL_METHODS, SSLObjective, trajectory_loss
 from vantage.models import STEMS, FeatureExtractor, create_backbone
 from vantage.train.common import (
     ResumableRNG,
+    RunConfig,
     decay_groups,
     fit_resumable,
     load_vantage_checkpoint,
@@ -25,7 +26,7 @@ __all__ = ["PoseSSLModule", "SSLTrainConfig", "build_backbone", "load_ssl_extrac
 
 
 @dataclass
-class SSLTrainConfig:
+class SSLTrainConfig(RunConfig):
     """One SSL run. Defaults are the CPU scale; the `paper` preset sets the paper's (300 epochs, batch 300)."""
 
     method: str = "vicreg"
@@ -45,12 +46,6 @@ class SSLTrainConfig:
     warmup_epochs: int = 1
     epochs: int = 10
     batch_size: int = 64
-    seed: int = 0
-    num_workers: int = 0
-    accelerator: str = "auto"
-    devices: Any = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
 
     def __post_init__(self) -> None:
         if self.method not in SSL_METHODS:

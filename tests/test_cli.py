@@ -128,12 +128,6 @@ def test_eval_train_bench_bad_input(tmp_path, args, message):
     assert not (tmp_path / "out").exists()  # bad values are refused before anything is written
 
 
-def test_pending_commands_say_so():
-    for args in (["train", "clip"], ["train", "ovt", "--x"], ["eval", "zeroshot"]):
-        res = run_cli(*args)
-        assert res.returncode == 2 and "not built yet" in res.stderr
-
-
 _TINY_SSL = [
     "--preset",
     "quick",
@@ -240,6 +234,11 @@ def test_bench_and_report(quick_build, tmp_path, coil20):
     assert -1 <= trl["table"]["+3DTRL improved"]["pseudo_depth"]["spearman_mean"]["mean"] <= 1
     assert (run / trl["plots"]["sphere"]).is_file() and (run / trl["plots"]["depth"]).is_file()
     assert "3DTRL: viewpoint-robust classification" in page
+    ovt = results["suites"]["ovt"]
+    assert ovt["order"] == ["base", "faithful", "improved"]
+    assert set(ovt["table"]["base"]["groups"]) == {"clean", "2d_shift", "viewpoint", "real"}
+    assert set(ovt["deltas"]) == {"faithful", "improved"} and (run / ovt["plots"]["sphere"]).is_file()
+    assert "Omniview-Tuning" in page and (run / "ovt" / "faithful-seed0" / "model" / "vantage_ovt.pt").is_file()
     ckpt = str(run / "trl3d" / "improved-seed0" / "checkpoints" / "last.ckpt")
     res = run_cli("eval", "classify", "--checkpoint", ckpt, "--data", str(quick_build))
     assert res.returncode == 0, res.stderr

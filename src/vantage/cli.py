@@ -20,12 +20,9 @@ app = typer.Typer(
 data_app = typer.Typer(help="Build, inspect, verify and preview multi-view datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-_PENDING = {
-    "clip": "CLIP pre-training (`vantage train clip`) arrives with issue #5",
-    "ovt": "Omniview-Tuning (`vantage train ovt`) arrives with issue #5",
-    "zeroshot": "zero-shot viewpoint evaluation (`vantage eval zeroshot`) arrives with issue #5",
-}
-train_app = typer.Typer(help="Train models: pose-aware SSL (more methods follow).", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train models: pose-aware SSL, classification (+3DTRL), CLIP, Omniview-Tuning.", no_args_is_help=True
+)
 app.add_typer(train_app, name="train")
 
 
@@ -169,24 +166,11 @@ def data_preview(
     typer.echo(f"wrote {path}")
 
 
-def _pending(name: str):
-    def command(ctx: typer.Context) -> None:
-        group = "eval" if name == "zeroshot" else "train"
-        raise _fail(f"`vantage {group} {name}` is not built yet: {_PENDING[name]}.", code=2)
-
-    command.__doc__ = f"(not built yet) {_PENDING[name]}."
-    return command
-
-
-_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
-for _name in ("clip", "ovt"):
-    train_app.command(_name, context_settings=_EXTRA)(_pending(_name))
 eval_app = typer.Typer(
-    help="Evaluate frozen encoders: the semantic + pose benchmark (more follow).", no_args_is_help=True
+    help="Evaluate frozen encoders: the semantic + pose benchmark, viewpoint-shift classification, zero-shot.",
+    no_args_is_help=True,
 )
 app.add_typer(eval_app, name="eval")
-for _name in ("zeroshot",):
-    eval_app.command(_name, context_settings=_EXTRA)(_pending(_name))
 
 
 @train_app.command("ssl")
@@ -423,6 +407,169 @@ def eval_depth_cmd(
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     typer.echo(json.dumps(res, indent=2))
+
+
+def _dataset_root(data: Path | None, preset: str) -> Path:
+    from vantage.config import ConfigError
+    from vantage.data import dataset_dir, load_build_config
+
+    root = data or dataset_dir(load_build_config(preset))
+    if not root.exists():
+        raise ConfigError(f"no dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+    return root
+
+
+@data_app.command("captions")
+def data_captions(
+    root: Path,
+    out: Annotated[
+        Path | None, typer.Option(help="metadata.json to write (default: <root>/mvcap/<sets>-<split>.json).")
+    ] = None,
+    split: Annotated[str, typer.Option(help="train | val | test")] = "train",
+    view_set: Annotated[list[str] | None, typer.Option("--view-set", help="View sets to include (repeatable).")] = None,
+    domain: Annotated[str, typer.Option(help="in | out")] = "in",
+    view_words: Annotated[bool, typer.Option("--view-words", help="Captions that name the view.")] = False,
+    captioner: Annotated[
+        str | None, typer.Option(help="Your captioning function, 'package.module:function' (image path, row) -> str.")
+    ] = None,
+) -> None:
+    """Write MVCap-format image-caption rows ({path, caption, obj_id, img_id}) for a built dataset."""
+    from vantage.data import load_captioner, write_mvcap
+
+    try:
+        fn = load_captioner(captioner) if captioner else None
+        path = write_mvcap(root, out, split, view_set or None, domain, view_words, fn)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"wrote {path} ({len(json.loads(path.read_text()))} rows)")
+
+
+def _clip_fields(section: str, preset: str, fields: dict, overrides: list[str] | None) -> dict:
+    """The preset's ovt.<section> fields, then the command's options, then --set overrides."""
+    from vantage.bench.ovt_suite import ovt_preset_configs
+    from vantage.config import load_preset, set_override
+
+    base, tune, _, _ = ovt_preset_configs(load_preset(preset), f"preset {preset}")
+    merged = {**(base if section == "base" else tune), **{k: v for k, v in fields.items() if v is not None}}
+    if merged.get("devices", 1) > 1:
+        merged["strategy"] = "ddp"
+    for o in overrides or []:
+        set_override(merged, o)
+    return merged
+
+
+ClipSetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config field: key=value.")]
+
+
+@train_app.command("clip")
+def train_clip_cmd(
+    model: Annotated[str | None, typer.Option(help="open_clip name or vantage config (default from preset).")] = None,
+    pretrained: Annotated[
+        str | None, typer.Option(help="open_clip pretrained tag (e.g. openai) or checkpoint file to start from.")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="A built dataset or an MVCap metadata.json.")] = None,
+    preset: PresetOpt = "default",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/clip/base-seed<s>).")] = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = 0,
+    devices: DevicesOpt = 1,
+    accelerator: AcceleratorOpt = "auto",
+    overrides: ClipSetOpt = None,
+    stop_after: StopAfterOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a base CLIP on image-caption pairs (by default the near-front canonical views only, so that it has
+    the viewpoint bias OVT is meant to fix); exports an open_clip folder <out>/model. Resumable."""
+    from vantage.config import from_dict
+    from vantage.train.clip import ClipTrainConfig, train_clip
+
+    try:
+        fields = _clip_fields("base", preset, {"model": model, "pretrained": pretrained, "epochs": epochs,
+                              "seed": seed, "devices": devices, "accelerator": accelerator}, overrides)  # fmt: skip
+        cfg = from_dict(ClipTrainConfig, fields, "train clip")
+        run = out or Path("runs") / "clip" / f"base-seed{cfg.seed}"
+        folder = train_clip(cfg, _dataset_root(data, preset), run, progress=not quiet, stop_after=stop_after)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        typer.echo(f"model: {folder}")
+
+
+@train_app.command("ovt")
+def train_ovt_cmd(
+    base: Annotated[str, typer.Option(help="CLIP to tune: a saved folder, open_clip name or vantage config.")],
+    pretrained: Annotated[str | None, typer.Option(help="With an open_clip name: tag or checkpoint file.")] = None,
+    variant: Annotated[str, typer.Option(help="faithful | improved | lora_only | full_ft")] = "faithful",
+    data: Annotated[Path | None, typer.Option(help="A built dataset or an MVCap metadata.json (multi-view).")] = None,
+    clean: Annotated[
+        Path | None, typer.Option(help="MVCap metadata.json of clean pairs (default: the dataset's canonical views).")
+    ] = None,
+    preset: PresetOpt = "default",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/ovt/<variant>-seed<s>).")] = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = 0,
+    devices: DevicesOpt = 1,
+    accelerator: AcceleratorOpt = "auto",
+    overrides: ClipSetOpt = None,
+    stop_after: StopAfterOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Omniview-Tuning: LoRA + VIFormer with the minimax cross-viewpoint alignment (settings: the preset's
+    ovt.train, then these options); exports <out>/model. Re-running resumes from last.ckpt."""
+    from vantage.config import from_dict
+    from vantage.train.clip import OVTTrainConfig, train_ovt
+
+    try:
+        fields = _clip_fields("train", preset, {"base": base, "pretrained": pretrained, "variant": variant,
+                              "epochs": epochs, "seed": seed, "devices": devices, "accelerator": accelerator},
+                              overrides)  # fmt: skip
+        cfg = from_dict(OVTTrainConfig, fields, "train ovt")
+        run = out or Path("runs") / "ovt" / f"{cfg.variant}-seed{cfg.seed}"
+        folder = train_ovt(cfg, _dataset_root(data, preset), run, clean, progress=not quiet, stop_after=stop_after)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        typer.echo(f"model: {folder}")
+
+
+@eval_app.command("zeroshot")
+def eval_zeroshot_cmd(
+    model: Annotated[str, typer.Option(help="A saved folder (vantage train clip/ovt), open_clip name or config.")],
+    pretrained: Annotated[str | None, typer.Option(help="With an open_clip name: tag or checkpoint file.")] = None,
+    image_size: Annotated[int | None, typer.Option("--image-size", help="Evaluate at this input size.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
+    preset: PresetOpt = "default",
+    coil20: Annotated[
+        Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
+    ] = None,
+    no_coil20: Annotated[bool, typer.Option("--no-coil20", help="Skip the COIL-20 retrieval set.")] = False,
+    out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override an ovt.eval field: key=value.")] = None,
+) -> None:
+    """Zero-shot top-1/top-5 on held-out objects: clean, 2D-shifted, unseen poses, worst view; COIL-20 retrieval."""
+    from vantage.bench import default_coil20
+    from vantage.bench.ovt_suite import ovt_preset_configs
+    from vantage.config import from_dict, load_preset, set_override, to_dict
+    from vantage.eval.zeroshot import ZeroShotConfig, load_zeroshot_data, zeroshot_benchmark
+    from vantage.io import atomic_write_json
+    from vantage.models.clip import get_clip_tokenizer, load_clip
+
+    try:
+        fields = to_dict(ovt_preset_configs(load_preset(preset), f"preset {preset}")[2])
+        for o in overrides or []:
+            set_override(fields, o)
+        cfg = from_dict(ZeroShotConfig, fields, "eval zeroshot")
+        clip, model_cfg = load_clip(model, pretrained, image_size)
+        coil = None if no_coil20 else (coil20 or default_coil20())
+        eval_data = load_zeroshot_data(_dataset_root(data, preset), model_cfg["vision_cfg"]["image_size"], cfg, coil)
+        result = zeroshot_benchmark(clip, get_clip_tokenizer(model), eval_data, cfg)
+    except (*_known_errors(), ValueError, RuntimeError) as e:
+        raise _fail(str(e)) from None
+    summary = {"sets": result["sets"], "groups": result["groups"]}
+    typer.echo(json.dumps(summary, indent=2))
+    if out is not None:
+        atomic_write_json(out, {"model": model, "pretrained": pretrained, "config": to_dict(cfg), **result})
+        typer.echo(f"wrote {out}")
 
 
 @app.command("bench")

@@ -57,7 +57,18 @@ def _trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
     return run_trl3d_suite(ctx)
 
 
-SUITES: dict[str, Suite] = {"data": _data_suite, "pose_ssl": _pose_ssl_suite, "trl3d": _trl3d_suite}
+def _ovt_suite(ctx: BenchContext) -> dict[str, Any]:
+    from vantage.bench.ovt_suite import run_ovt_suite
+
+    return run_ovt_suite(ctx)
+
+
+SUITES: dict[str, Suite] = {
+    "data": _data_suite,
+    "pose_ssl": _pose_ssl_suite,
+    "trl3d": _trl3d_suite,
+    "ovt": _ovt_suite,
+}
 
 
 def check_bench_config(config: dict[str, Any], names: Sequence[str], where: str) -> None:
@@ -72,6 +83,10 @@ def check_bench_config(config: dict[str, Any], names: Sequence[str], where: str)
         ssl_preset_configs(config, where)
     if "trl3d" in names:
         trl3d_preset_configs(config, where)
+    if "ovt" in names:
+        from vantage.bench.ovt_suite import ovt_preset_configs
+
+        ovt_preset_configs(config, where)
 
 
 def default_coil20() -> Path | None:

@@ -18,12 +18,14 @@ from vantage.data.build import (
     load_build_config,
     plan_objects,
 )
+from vantage.data.captions import MVCapRow, load_captioner, read_mvcap, write_mvcap
 from vantage.data.preview import contact_sheet
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
 from vantage.data.verify import Problem, summarize, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
 
 _LAZY = {
+    "CaptionPairDataset": "vantage.data.read",
     "EpochSampler": "vantage.data.read",
     "ImageTextDataset": "vantage.data.read",
     "MultiViewDataset": "vantage.data.read",
@@ -39,6 +41,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from vantage.data.read import (
+        CaptionPairDataset,
         EpochSampler,
         ImageTextDataset,
         MultiViewDataset,
@@ -62,9 +65,11 @@ __all__ = [
     "BuildConfig",
     "BuildError",
     "BuildResult",
+    "CaptionPairDataset",
     "DatasetError",
     "EpochSampler",
     "ImageTextDataset",
+    "MVCapRow",
     "MultiViewDataset",
     "ObjectGroupDataset",
     "Problem",
@@ -80,14 +85,17 @@ __all__ = [
     "filter_records",
     "hf_data_files",
     "load_build_config",
+    "load_captioner",
     "load_card",
     "load_records",
     "load_turntable_records",
     "plan_objects",
+    "read_mvcap",
     "ssl_augmentation",
     "summarize",
     "to_tensor",
     "verify_dataset",
     "view_phrase",
     "views_for",
+    "write_mvcap",
 ]

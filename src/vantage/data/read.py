@@ -18,6 +18,7 @@ from vantage.data.schema import DatasetError, ViewRecord, load_card, load_record
 from vantage.data.transforms import to_tensor
 
 __all__ = [
+    "CaptionPairDataset",
     "EpochSampler",
     "ImageTextDataset",
     "MultiViewDataset",
@@ -354,6 +355,33 @@ class ImageTextDataset(_RecordDataset):
             "caption": getattr(rec, self.caption_field),
             "index": index,
             **self.view_fields(rec),
+        }
+
+
+class CaptionPairDataset(Dataset):
+    """Image-text pairs from MVCap rows (:func:`vantage.data.captions.read_mvcap`): items hold ``image``,
+    ``caption``, ``object`` (index into ``objects``, the sorted object ids) and ``index``."""
+
+    def __init__(self, rows: Sequence[Any], transform: Transform | None = None,
+                 objects: Sequence[str] | None = None) -> None:  # fmt: skip
+        self.rows = list(rows)
+        self.objects = list(objects) if objects is not None else sorted({r.obj_id for r in self.rows})
+        self.object_to_idx = {o: i for i, o in enumerate(self.objects)}
+        unknown = {r.obj_id for r in self.rows} - set(self.object_to_idx)
+        if unknown:
+            raise DatasetError(f"caption rows name objects not in the given object list, e.g. {sorted(unknown)[0]}")
+        self.transform = transform if transform is not None else to_tensor()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.rows[index]
+        return {
+            "image": self.transform(_open_rgb(row.path)),
+            "caption": row.caption,
+            "object": self.object_to_idx[row.obj_id],
+            "index": index,
         }
 
 

@@ -1,4 +1,5 @@
-"""Evaluation: weighted kNN, pose metrics, probes on frozen features and the pose-aware SSL benchmark."""
+"""Evaluation: weighted kNN, pose metrics, probes on frozen features, the pose-aware SSL benchmark, viewpoint-shift
+classification and the zero-shot viewpoint benchmark for CLIP models."""
 
 from vantage.eval.classify import (
     ClassifyEval,
@@ -30,6 +31,15 @@ from vantage.eval.probes import (
     score_pair_probe,
     train_pair_probe,
 )
+from vantage.eval.zeroshot import (
+    ZeroShotConfig,
+    ZeroShotData,
+    coil20_retrieval,
+    load_zeroshot_data,
+    shift_2d,
+    zero_shot_classifier,
+    zeroshot_benchmark,
+)
 
 __all__ = [
     "POSE_METRICS",
@@ -42,7 +52,10 @@ __all__ = [
     "PoseEvalResult",
     "PoseScores",
     "RelativePoseScores",
+    "ZeroShotConfig",
+    "ZeroShotData",
     "absolute_pose_knn",
+    "coil20_retrieval",
     "evaluate_classifier",
     "evaluate_pose_ssl",
     "evaluate_pseudo_depth",
@@ -53,6 +66,7 @@ __all__ = [
     "linear_probe",
     "load_image_bank",
     "load_pose_eval_data",
+    "load_zeroshot_data",
     "lookup",
     "perspective_perturb",
     "pose_table_markdown",
@@ -62,6 +76,9 @@ __all__ = [
     "relative_rotation_targets",
     "sample_pairs",
     "score_pair_probe",
+    "shift_2d",
     "train_pair_probe",
     "variant_table_rows",
+    "zero_shot_classifier",
+    "zeroshot_benchmark",
 ]

@@ -1,6 +1,23 @@
-"""Losses: viewpoint-trajectory regularisation and SSL objectives (lightly)."""
+"""Losses: viewpoint-trajectory regularisation, SSL objectives (lightly), OVT cross-view alignment."""
 
+from vantage.losses.cross_view import (
+    EMACentres,
+    MinedViews,
+    cross_view_loss,
+    mine_outlier_views,
+    mine_outlier_views_loop,
+)
 from vantage.losses.ssl import SSL_METHODS, SSLObjective
 from vantage.losses.trajectory import trajectory_cosine, trajectory_loss
 
-__all__ = ["SSL_METHODS", "SSLObjective", "trajectory_cosine", "trajectory_loss"]
+__all__ = [
+    "SSL_METHODS",
+    "EMACentres",
+    "MinedViews",
+    "SSLObjective",
+    "cross_view_loss",
+    "mine_outlier_views",
+    "mine_outlier_views_loop",
+    "trajectory_cosine",
+    "trajectory_loss",
+]

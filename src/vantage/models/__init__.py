@@ -1,4 +1,4 @@
-"""Models: timm backbones with feature taps, and the 3DTRL layer (CLIP models arrive with issue #5)."""
+"""Models: timm backbones with feature taps, the 3DTRL layer, and CLIP (open_clip) with LoRA and the VIFormer."""
 
 from vantage.models.backbones import (
     STEMS,
@@ -8,6 +8,18 @@ from vantage.models.backbones import (
     load_backbone_weights,
     random_projection,
 )
+from vantage.models.clip import (
+    OVTModel,
+    VIFormer,
+    VIFormerConfig,
+    add_visual_lora,
+    count_trainable,
+    create_clip,
+    get_clip_tokenizer,
+    load_clip,
+    merge_lora,
+    save_clip,
+)
 from vantage.models.trl3d import TRL3D, TRL_MODES, TRLDiagnostics, euler_to_matrix, trl3d_param_formula
 from vantage.models.trl3d_timm import add_3dtrl, find_3dtrl
 
@@ -16,13 +28,23 @@ __all__ = [
     "TRL3D",
     "TRL_MODES",
     "FeatureExtractor",
+    "OVTModel",
     "TRLDiagnostics",
+    "VIFormer",
+    "VIFormerConfig",
     "add_3dtrl",
+    "add_visual_lora",
     "compress_tap",
+    "count_trainable",
     "create_backbone",
+    "create_clip",
     "euler_to_matrix",
     "find_3dtrl",
+    "get_clip_tokenizer",
     "load_backbone_weights",
+    "load_clip",
+    "merge_lora",
     "random_projection",
+    "save_clip",
     "trl3d_param_formula",
 ]

@@ -143,7 +143,28 @@ def _trl3d_section(run_dir: Path, res: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-_SECTIONS = {"data": _data_section, "pose_ssl": _pose_ssl_section, "trl3d": _trl3d_section}
+def _ovt_section(run_dir: Path, res: dict[str, Any]) -> str:
+    from vantage.bench.stats import fmt_mean_std
+    from vantage.eval.zeroshot import ZEROSHOT_COLUMNS, zeroshot_table_rows
+
+    seeds = res.get("bench_config", {}).get("seeds", [])
+    rows = zeroshot_table_rows(res.get("table", {}), fmt_mean_std, res.get("order"), res.get("deltas"))
+    parts = [
+        "<h2>Omniview-Tuning: zero-shot under viewpoint shift</h2>",
+        f"<p>Zero-shot top-1 (%) on held-out objects, mean &plusmn; std over seeds {html.escape(str(seeds))}. The base "
+        "CLIP saw only near-front views; clean = those views of new objects; 2D shifts of the same images; sphere = "
+        "unseen poses over the whole sphere; worst view = an object counts only if its lowest-scoring rendered view "
+        "is right; COIL-20 = same-object retrieval across azimuth. &Delta; rows: variant minus base, same seed.</p>",
+        _grid(["model", *ZEROSHOT_COLUMNS], rows),
+    ]
+    plots = res.get("plots", {})
+    parts.append(_img(run_dir, plots.get("sphere"), "Zero-shot top-1 per unseen viewpoint (azimuth x elevation)"))
+    cfg = {**{f"base.{k}": v for k, v in res.get("base_config", {}).items()}, **res.get("train_config", {})}
+    parts.append("<details><summary>configuration</summary>" + _table(cfg) + "</details>")
+    return "".join(parts)
+
+
+_SECTIONS = {"data": _data_section, "pose_ssl": _pose_ssl_section, "trl3d": _trl3d_section, "ovt": _ovt_section}
 
 
 def write_report(run_dir: str | Path) -> Path:

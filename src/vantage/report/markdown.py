@@ -52,6 +52,18 @@ def _trl3d(res: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _ovt(res: dict[str, Any]) -> list[str]:
+    from vantage.bench.stats import fmt_mean_std
+    from vantage.eval.zeroshot import ZEROSHOT_COLUMNS, zeroshot_table_rows
+
+    seeds = res.get("bench_config", {}).get("seeds")
+    title = f"### Omniview-Tuning, zero-shot (seeds {seeds}; top-1 %, mean ± std; Δ = variant minus base, same seed)"
+    out = [title, ""]
+    out += [_row(["model", *ZEROSHOT_COLUMNS]), "|---|" + "---:|" * len(ZEROSHOT_COLUMNS)]
+    rows = zeroshot_table_rows(res.get("table", {}), fmt_mean_std, res.get("order"), res.get("deltas"))
+    return [*out, *(_row(r) for r in rows), ""]
+
+
 def markdown_report(results: dict[str, Any]) -> str:
     """Markdown for the method suites of a bench ``results.json`` (data suite omitted)."""
     lines = [
@@ -59,7 +71,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         "",
     ]
     suites = results.get("suites", {})
-    for name, fn in (("pose_ssl", _pose_ssl), ("trl3d", _trl3d)):
+    for name, fn in (("pose_ssl", _pose_ssl), ("trl3d", _trl3d), ("ovt", _ovt)):
         if name in suites and not suites[name].get("error"):
             lines += fn(suites[name])
             lines.append(f"Suite time: {suites[name].get('seconds')} s.")

@@ -8,6 +8,14 @@ from vantage.train.classify import (
     train_classify,
     train_view_filter,
 )
+from vantage.train.clip import (
+    ClipTrainConfig,
+    ClipTuneModule,
+    OVTTrainConfig,
+    build_ovt_model,
+    train_clip,
+    train_ovt,
+)
 from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
 from vantage.train.ssl import PoseSSLModule, SSLTrainConfig, build_backbone, load_ssl_extractor, train_ssl
 
@@ -15,16 +23,22 @@ __all__ = [
     "AtomicCheckpoint",
     "ClassifyModule",
     "ClassifyTrainConfig",
+    "ClipTrainConfig",
+    "ClipTuneModule",
+    "OVTTrainConfig",
     "PoseSSLModule",
     "SSLTrainConfig",
     "build_backbone",
     "build_classifier",
+    "build_ovt_model",
     "capture_rng",
     "last_checkpoint",
     "load_classifier",
     "load_ssl_extractor",
     "restore_rng",
     "train_classify",
+    "train_clip",
+    "train_ovt",
     "train_ssl",
     "train_view_filter",
 ]

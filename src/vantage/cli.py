@@ -72,6 +72,13 @@ SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
 DevicesOpt = Annotated[int, typer.Option(help="Devices (processes) per node; >1 uses DDP.")]
 AcceleratorOpt = Annotated[str, typer.Option(help="auto | cpu | gpu")]
 StopAfterOpt = Annotated[int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _echo_once(message: str) -> None:
+    """Print from the first process only (DDP runs a command once per process)."""
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        typer.echo(message)
 
 
 @data_app.command("build")
@@ -83,7 +90,7 @@ def data_build(
     workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
     shard: Annotated[str, typer.Option(help="Render only shard i of n objects, e.g. 0/4.")] = "0/1",
     overwrite: Annotated[bool, typer.Option(help="Replace a build with a different config in --out.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Render a multi-view dataset (resumable: re-run the same command after an interruption)."""
     from vantage.data import build_dataset, dataset_dir, load_build_config
@@ -190,7 +197,7 @@ def train_ssl_cmd(
         list[str] | None, typer.Option("--set", help="Override an SSL config field: key=value.")
     ] = None,
     stop_after: StopAfterOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Pose-aware SSL on the triplet view set (settings: the preset's ssl.train, then these options);
     re-running the same command resumes from last.ckpt."""
@@ -225,8 +232,7 @@ def train_ssl_cmd(
         ckpt = train_ssl(cfg, root, run, progress=not quiet, stop_after=stop_after)
     except _known_errors() as e:
         raise _fail(str(e)) from None
-    if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP runs this command once per process
-        typer.echo(f"checkpoint: {ckpt}")
+    _echo_once(f"checkpoint: {ckpt}")
 
 
 @eval_app.command("pose-ssl")
@@ -252,7 +258,7 @@ def eval_pose_ssl_cmd(
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override an eval config field (ssl.eval): key=value.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The semantic + pose benchmark (semantics, absolute and relative pose in four scenarios, COIL-20)."""
     from vantage.bench import default_coil20
@@ -322,7 +328,7 @@ def train_classify_cmd(
         list[str] | None, typer.Option("--set", help="Override a classify config field (trl3d.train): key=value.")
     ] = None,
     stop_after: StopAfterOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Supervised classification on a restricted view range, optionally with 3DTRL (settings: the preset's
     trl3d.train, then these options); re-running the same command resumes from last.ckpt."""
@@ -348,8 +354,7 @@ def train_classify_cmd(
         ckpt = train_classify(cfg, root, run, progress=not quiet, stop_after=stop_after)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
-    if os.environ.get("LOCAL_RANK", "0") == "0":
-        typer.echo(f"checkpoint: {ckpt}")
+    _echo_once(f"checkpoint: {ckpt}")
 
 
 def _classify_inputs(checkpoint: Path, data: Path | None, preset: str):
@@ -476,7 +481,7 @@ def train_clip_cmd(
     accelerator: AcceleratorOpt = "auto",
     overrides: ClipSetOpt = None,
     stop_after: StopAfterOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train a base CLIP on image-caption pairs (by default the near-front canonical views only, so that it has
     the viewpoint bias OVT is meant to fix); exports an open_clip folder <out>/model. Resumable."""
@@ -491,8 +496,7 @@ def train_clip_cmd(
         folder = train_clip(cfg, _dataset_root(data, preset), run, progress=not quiet, stop_after=stop_after)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
-    if os.environ.get("LOCAL_RANK", "0") == "0":
-        typer.echo(f"model: {folder}")
+    _echo_once(f"model: {folder}")
 
 
 @train_app.command("ovt")
@@ -512,7 +516,7 @@ def train_ovt_cmd(
     accelerator: AcceleratorOpt = "auto",
     overrides: ClipSetOpt = None,
     stop_after: StopAfterOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Omniview-Tuning: LoRA + VIFormer with the minimax cross-viewpoint alignment (settings: the preset's
     ovt.train, then these options); exports <out>/model. Re-running resumes from last.ckpt."""
@@ -528,8 +532,7 @@ def train_ovt_cmd(
         folder = train_ovt(cfg, _dataset_root(data, preset), run, clean, progress=not quiet, stop_after=stop_after)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
-    if os.environ.get("LOCAL_RANK", "0") == "0":
-        typer.echo(f"model: {folder}")
+    _echo_once(f"model: {folder}")
 
 
 @eval_app.command("zeroshot")

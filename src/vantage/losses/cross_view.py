@@ -110,8 +110,9 @@ def mine_outlier_views_loop(
     centres = torch.zeros(n_obj, z.shape[1])
     weights, sims = torch.zeros(len(z)), torch.zeros(len(z))
     outlier = torch.zeros(len(z), dtype=torch.bool)
-    for i in range(n_obj):
-        rows = torch.nonzero(object_index == i).flatten()
+    order = torch.argsort(object_index, stable=True)  # group once, so the loop costs per object, not per scan
+    groups = torch.split(order, torch.bincount(object_index, minlength=n_obj).tolist())
+    for i, rows in enumerate(groups):
         if len(rows) == 0:
             continue
         zi = z[rows]

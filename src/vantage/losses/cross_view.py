@@ -74,14 +74,22 @@ def mine_outlier_views(
     weights, sims = torch.zeros(n), torch.zeros(n)
     outlier = torch.zeros(n, dtype=torch.bool)
     obj_sorted = object_index[order]
+    equal = n > 0 and bool((counts == v_max).all())
+    grouped = z[order].view(n_obj, v_max, d) if equal else None  # every object has v_max views: no padding
     for lo in range(0, n_obj, chunk):
         hi = min(n_obj, lo + chunk)
-        sel = (obj_sorted >= lo) & (obj_sorted < hi)
-        rows, o, s = order[sel], obj_sorted[sel] - lo, slot[sel]
-        padded = torch.zeros(hi - lo, v_max, d)
-        padded[o, s] = z[rows]
-        valid = torch.zeros(hi - lo, v_max, dtype=torch.bool)
-        valid[o, s] = True
+        if grouped is not None:
+            rows = order[lo * v_max : hi * v_max]
+            o, s = obj_sorted[lo * v_max : hi * v_max] - lo, slot[lo * v_max : hi * v_max]
+            padded = grouped[lo:hi]
+            valid = torch.ones(hi - lo, v_max, dtype=torch.bool)
+        else:
+            sel = (obj_sorted >= lo) & (obj_sorted < hi)
+            rows, o, s = order[sel], obj_sorted[sel] - lo, slot[sel]
+            padded = torch.zeros(hi - lo, v_max, d)
+            padded[o, s] = z[rows]
+            valid = torch.zeros(hi - lo, v_max, dtype=torch.bool)
+            valid[o, s] = True
         cos = padded @ padded.transpose(1, 2)  # (C, V, V)
         eye = torch.eye(v_max, dtype=torch.bool)
         cos = cos.masked_fill(~valid[:, None, :] | eye, float("-inf"))
@@ -91,8 +99,8 @@ def mine_outlier_views(
         density = torch.where(finite, top, torch.zeros_like(top)).sum(-1) / finite.sum(-1).clamp_min(1)
         w = _view_weights(density, weighting) * valid
         w = w / w.sum(-1, keepdim=True).clamp_min(1e-12)
-        c = F.normalize((w[..., None] * padded).sum(1), dim=-1)  # (C, D)
-        sim = (padded * c[:, None]).sum(-1)  # (C, V)
+        c = F.normalize(torch.bmm(w[:, None, :], padded)[:, 0], dim=-1)  # (C, D)
+        sim = torch.bmm(padded, c[:, :, None])[..., 0]  # (C, V)
         rank = sim.masked_fill(~valid, float("inf")).argsort(dim=-1).argsort(dim=-1)
         centres[lo:hi] = c
         weights[rows], sims[rows] = w[o, s], sim[o, s]

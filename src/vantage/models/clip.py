@@ -237,6 +237,8 @@ class OVTModel(nn.Module):
             return F.normalize(self.clip.encode_image(images), dim=-1)
         if not self.viformer.uses_tokens:
             return self.viformer(self.clip.encode_image(images))
+        if not hasattr(visual, "output_tokens"):
+            raise ValueError(f"the improved VIFormer needs patch tokens; {type(visual).__name__} does not return them")
         keep, visual.output_tokens = visual.output_tokens, True
         try:
             z, tokens = visual(images)

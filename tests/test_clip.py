@@ -95,16 +95,30 @@ def _clusters(n_obj=30, dim=16, seed=0):
     return emb, obj
 
 
+@pytest.mark.parametrize("chunk", [7, None])
 @pytest.mark.parametrize("weighting", ["density", "inverse", "uniform"])
-def test_vectorised_mining_matches_the_per_object_loop(weighting):
+def test_vectorised_mining_matches_the_per_object_loop(weighting, chunk):
     emb, obj = _clusters()  # unequal view counts per object: exercises the padding
-    fast = mine_outlier_views(emb, obj, k_nn=5, n_outliers=4, weighting=weighting, chunk=7)
+    obj[obj == 3] = 4  # object 3 has no views at all
+    obj[(obj == 5).nonzero()[1:]] = 6  # object 5 has a single view
+    fast = mine_outlier_views(emb, obj, k_nn=5, n_outliers=4, weighting=weighting, chunk=chunk)
     slow = mine_outlier_views_loop(emb, obj, k_nn=5, n_outliers=4, weighting=weighting)
     assert torch.allclose(fast.centres, slow.centres, atol=1e-5)
     assert torch.allclose(fast.weights, slow.weights, atol=1e-5)
+    assert torch.allclose(fast.similarity, slow.similarity, atol=1e-5)
     assert torch.equal(fast.outlier, slow.outlier)
     per_obj = torch.bincount(obj[fast.outlier], minlength=30)
     assert torch.equal(per_obj, torch.bincount(obj, minlength=30).clamp(max=4))
+    assert torch.equal(fast.centres[3], torch.zeros(16)) and fast.outlier[obj == 5].all()
+
+
+def test_vectorised_mining_with_equal_view_counts_matches_the_loop():
+    g = torch.Generator().manual_seed(2)
+    obj = torch.arange(40).repeat_interleave(12)[torch.randperm(480, generator=g)]  # shuffled, as a loader yields
+    emb = torch.randn(480, 32, generator=g) + 2 * torch.randn(40, 32, generator=g)[obj]
+    fast, slow = mine_outlier_views(emb, obj, n_outliers=3), mine_outlier_views_loop(emb, obj, n_outliers=3)
+    assert torch.allclose(fast.centres, slow.centres, atol=1e-5)
+    assert torch.equal(fast.outlier, slow.outlier)
 
 
 def test_density_weighting_favours_dense_views_and_outliers_are_the_farthest():

@@ -51,60 +51,65 @@ def mine_outlier_views(
     k_nn: int = 5,
     n_outliers: int = 5,
     weighting: str = "density",
-    chunk: int = 256,
+    chunk: int | None = None,
 ) -> MinedViews:
     """The max step over a whole set of view embeddings (N, D) with their objects (N,) in ``0..O-1``.
 
     Per object: each view's density is its mean cosine to its ``k_nn`` nearest other views; the centre is the
     density-weighted mean of the unit embeddings (renormalised); the ``n_outliers`` views with the lowest
-    cosine to the centre are the outliers. Objects are padded to the largest view count and processed
-    ``chunk`` objects at a time with batched matrix products."""
+    cosine to the centre are the outliers. Objects are grouped, padded to the largest view count and processed
+    ``chunk`` objects at a time (default: about 4,096 views, so a chunk stays in cache) with batched matrix
+    products; the norms come from the Gram matrix's diagonal, so no normalised copy of the set is made."""
     if embeddings.ndim != 2 or object_index.shape != embeddings.shape[:1]:
         raise ValueError(f"need embeddings (N, D) and object_index (N,), got {tuple(embeddings.shape)} and "
                          f"{tuple(object_index.shape)}")  # fmt: skip
-    z = F.normalize(embeddings.float(), dim=-1)
-    n, d = z.shape
+    x = embeddings.float()
+    n, d = x.shape
     n_obj = int(object_index.max()) + 1 if n else 0
     counts = torch.bincount(object_index, minlength=n_obj)
     order = torch.argsort(object_index, stable=True)
-    starts = torch.cumsum(counts, 0) - counts
-    slot = torch.arange(n) - starts[object_index[order]]  # position of each sorted view within its object
+    bounds = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)]).tolist()  # object i: rows bounds[i]:bounds[i+1]
     v_max = int(counts.max()) if n else 0
-    centres = torch.zeros(n_obj, d)
-    weights, sims = torch.zeros(n), torch.zeros(n)
-    outlier = torch.zeros(n, dtype=torch.bool)
-    obj_sorted = object_index[order]
     equal = n > 0 and bool((counts == v_max).all())
-    grouped = z[order].view(n_obj, v_max, d) if equal else None  # every object has v_max views: no padding
+    chunk = chunk or max(1, 4096 // max(v_max, 1))
+    dev = x.device
+    centres = x.new_zeros(n_obj, d)
+    weights, sims = x.new_zeros(n), x.new_zeros(n)
+    outlier = torch.zeros(n, dtype=torch.bool, device=dev)
+    k = max(1, min(k_nn, v_max - 1))
+    eye = torch.eye(v_max, dtype=torch.bool, device=dev)
     for lo in range(0, n_obj, chunk):
         hi = min(n_obj, lo + chunk)
-        if grouped is not None:
-            rows = order[lo * v_max : hi * v_max]
-            o, s = obj_sorted[lo * v_max : hi * v_max] - lo, slot[lo * v_max : hi * v_max]
-            padded = grouped[lo:hi]
-            valid = torch.ones(hi - lo, v_max, dtype=torch.bool)
+        rows = order[bounds[lo] : bounds[hi]]
+        if equal:  # every object has v_max views: no padding
+            padded = x.index_select(0, rows).view(hi - lo, v_max, d)
+            valid = torch.ones(hi - lo, v_max, dtype=torch.bool, device=dev)
+            o = s = None
         else:
-            sel = (obj_sorted >= lo) & (obj_sorted < hi)
-            rows, o, s = order[sel], obj_sorted[sel] - lo, slot[sel]
-            padded = torch.zeros(hi - lo, v_max, d)
-            padded[o, s] = z[rows]
-            valid = torch.zeros(hi - lo, v_max, dtype=torch.bool)
+            c_counts = counts[lo:hi]
+            o = torch.repeat_interleave(torch.arange(hi - lo, device=dev), c_counts)
+            s = torch.arange(len(rows), device=dev) - (torch.cumsum(c_counts, 0) - c_counts)[o]  # slot in object
+            padded = x.new_zeros(hi - lo, v_max, d)
+            padded[o, s] = x[rows]
+            valid = torch.zeros(hi - lo, v_max, dtype=torch.bool, device=dev)
             valid[o, s] = True
-        cos = padded @ padded.transpose(1, 2)  # (C, V, V)
-        eye = torch.eye(v_max, dtype=torch.bool)
-        cos = cos.masked_fill(~valid[:, None, :] | eye, float("-inf"))
-        k = max(1, min(k_nn, v_max - 1))
+        gram = torch.bmm(padded, padded.transpose(1, 2))  # (C, V, V)
+        inv = gram.diagonal(dim1=1, dim2=2).sqrt().clamp_min(1e-12).reciprocal()  # 1 / |z|, as F.normalize
+        cos = (gram * inv[:, :, None] * inv[:, None, :]).masked_fill_(~valid[:, None, :] | eye, float("-inf"))
         top = cos.topk(k, dim=-1).values  # -inf where an object has fewer than k other views
         finite = torch.isfinite(top)
         density = torch.where(finite, top, torch.zeros_like(top)).sum(-1) / finite.sum(-1).clamp_min(1)
         w = _view_weights(density, weighting) * valid
         w = w / w.sum(-1, keepdim=True).clamp_min(1e-12)
-        c = F.normalize(torch.bmm(w[:, None, :], padded)[:, 0], dim=-1)  # (C, D)
-        sim = torch.bmm(padded, c[:, :, None])[..., 0]  # (C, V)
-        rank = sim.masked_fill(~valid, float("inf")).argsort(dim=-1).argsort(dim=-1)
+        c = F.normalize(torch.bmm((w * inv)[:, None, :], padded)[:, 0], dim=-1)  # (C, D)
+        sim = torch.bmm(padded, c[:, :, None])[..., 0] * inv  # (C, V)
+        lowest = sim.masked_fill(~valid, float("inf")).topk(min(n_outliers, v_max), dim=-1, largest=False).indices
+        flag = torch.zeros_like(valid).scatter_(1, lowest, True) & valid
         centres[lo:hi] = c
-        weights[rows], sims[rows] = w[o, s], sim[o, s]
-        outlier[rows] = rank[o, s] < n_outliers
+        if equal:
+            weights[rows], sims[rows], outlier[rows] = w.flatten(), sim.flatten(), flag.flatten()
+        else:
+            weights[rows], sims[rows], outlier[rows] = w[o, s], sim[o, s], flag[o, s]
     return MinedViews(centres=centres, outlier=outlier, weights=weights, similarity=sims)
 
 
@@ -115,9 +120,9 @@ def mine_outlier_views_loop(
     checked and benchmarked against."""
     z = F.normalize(embeddings.float(), dim=-1)
     n_obj = int(object_index.max()) + 1
-    centres = torch.zeros(n_obj, z.shape[1])
-    weights, sims = torch.zeros(len(z)), torch.zeros(len(z))
-    outlier = torch.zeros(len(z), dtype=torch.bool)
+    centres = z.new_zeros(n_obj, z.shape[1])
+    weights, sims = z.new_zeros(len(z)), z.new_zeros(len(z))
+    outlier = torch.zeros(len(z), dtype=torch.bool, device=z.device)
     order = torch.argsort(object_index, stable=True)  # group once, so the loop costs per object, not per scan
     groups = torch.split(order, torch.bincount(object_index, minlength=n_obj).tolist())
     for i, rows in enumerate(groups):
@@ -128,7 +133,7 @@ def mine_outlier_views_loop(
         cos.fill_diagonal_(float("-inf"))
         k = max(1, min(k_nn, len(rows) - 1))
         top = cos.topk(k, dim=-1).values
-        density = top.mean(-1) if len(rows) > 1 else torch.zeros(1)
+        density = top.mean(-1) if len(rows) > 1 else z.new_zeros(1)
         w = _view_weights(density, weighting)
         w = w / w.sum()
         c = F.normalize((w[:, None] * zi).sum(0), dim=0)

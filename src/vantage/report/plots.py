@@ -92,7 +92,8 @@ def sphere_value_plot(
     n = len(values)
     cols = min(4, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols + 1.2, 2.5 * rows + 0.7), squeeze=False, sharex=True,
+                             sharey=True, layout="constrained")  # fmt: skip
     sc = None
     for ax, (name, v) in zip(axes.flat, values.items(), strict=False):
         sc = ax.scatter(az, el, c=np.asarray(v), cmap="viridis", vmin=vmin, vmax=vmax, s=38, edgecolors="k", lw=0.3)
@@ -101,12 +102,13 @@ def sphere_value_plot(
         ax.set_ylim(-90, 90)
     for ax in axes.flat[n:]:
         ax.axis("off")
-    for ax in axes[-1]:
+    for ax in axes.flat[max(0, n - cols) : n]:  # the lowest panel of each column
         ax.set_xlabel("azimuth (deg)")
+        ax.tick_params(labelbottom=True)
     for ax in axes[:, 0]:
         ax.set_ylabel("elevation (deg)")
     if sc is not None:
-        fig.colorbar(sc, ax=axes.ravel().tolist(), shrink=0.8, label=label)
+        fig.colorbar(sc, ax=axes.ravel().tolist(), shrink=0.9, label=label)
     return _save(fig, out, title)
 
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from vantage.eval import evaluate_classifier, evaluate_pseudo_depth, perspective_perturb, pseudo_depth_maps
-from vantage.train import ClassifyTrainConfig, load_classifier, train_classify, train_view_filter
+from vantage.train import ClassifyTrainConfig, load_classifier, train_classify, train_seconds, train_view_filter
 
 TINY = dict(
     model_kwargs={"patch_size": 4, "embed_dim": 32, "depth": 2, "num_heads": 2},
@@ -46,11 +46,16 @@ def test_interrupted_classification_resumes_exactly(small_dataset, tmp_path):
     cfg = ClassifyTrainConfig(trl3d="faithful", epochs=2, **TINY)
     full = train_classify(cfg, small_dataset, tmp_path / "a", progress=False)
     train_classify(cfg, small_dataset, tmp_path / "b", progress=False, stop_after=1)
+    first_epoch = train_seconds(tmp_path / "b")
     resumed = train_classify(cfg, small_dataset, tmp_path / "b", progress=False)
     a, b = _weights(full), _weights(resumed)
     assert a.keys() == b.keys() and any(k.startswith("model.trl3d.") for k in a)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    both_epochs = train_seconds(tmp_path / "b")
+    assert 0 < first_epoch < both_epochs  # the resumed run counts the epoch it did before the interruption
+    train_classify(cfg, small_dataset, tmp_path / "b", progress=False)  # finished: nothing to train
+    assert train_seconds(tmp_path / "b") == both_epochs and train_seconds(tmp_path / "never") == 0.0
 
 
 def test_upper_half_protocol_and_imagefolder(small_dataset, tmp_path):

@@ -80,6 +80,7 @@ def run_ovt_suite(ctx: BenchContext) -> dict[str, Any]:
     from vantage.data import dataset_dir
     from vantage.data.schema import METADATA_FILE
     from vantage.eval.zeroshot import load_zeroshot_data
+    from vantage.train import train_seconds
     from vantage.train.clip import ClipTrainConfig, OVTTrainConfig, train_clip, train_ovt
 
     base_fields, tune_fields, zs_cfg, bench = ovt_preset_configs(ctx.config, f"preset {ctx.preset}")
@@ -101,13 +102,12 @@ def run_ovt_suite(ctx: BenchContext) -> dict[str, Any]:
         base_dir = None
         for name, cfg in jobs:
             run = ctx.out / "ovt" / f"{name}-seed{seed}"
-            t0 = time.perf_counter()
             if name == "base":
                 model_dir = base_dir = train_clip(cfg, root, run, progress=ctx.progress)
             else:
                 cfg = from_dict(OVTTrainConfig, {**cfg, "base": str(base_dir)}, f"ovt.train ({name})")
                 model_dir = train_ovt(cfg, root, run, progress=ctx.progress)
-            train_s = round(time.perf_counter() - t0, 2)
+            train_s = train_seconds(run)
             if data is None:
                 size = json.loads((model_dir / "open_clip_config.json").read_text())["model_cfg"]["vision_cfg"]
                 data = load_zeroshot_data(root, size["image_size"], zs_cfg, coil20)

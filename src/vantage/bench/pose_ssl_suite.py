@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +103,7 @@ def run_pose_ssl_suite(ctx: BenchContext) -> dict[str, Any]:
     from vantage.data import dataset_dir
     from vantage.data.schema import METADATA_FILE
     from vantage.eval import evaluate_pose_ssl, load_pose_eval_data
-    from vantage.train import SSLTrainConfig, build_backbone, load_ssl_extractor, train_ssl
+    from vantage.train import SSLTrainConfig, build_backbone, load_ssl_extractor, train_seconds, train_ssl
 
     train_fields, eval_cfg, bench_cfg = ssl_preset_configs(ctx.config, f"preset {ctx.preset}")
     root = ctx.dataset_root or ctx.data_root or dataset_dir(bench_build_config(ctx))
@@ -121,13 +120,12 @@ def run_pose_ssl_suite(ctx: BenchContext) -> dict[str, Any]:
             run_dir.mkdir(parents=True, exist_ok=True)
             fields = {**train_fields, "method": v.method or "vicreg", "traj_weight": v.traj_weight, "seed": seed}
             cfg = from_dict(SSLTrainConfig, fields, f"{v.name}")
-            t0 = time.perf_counter()
             if v.method is not None:
                 ckpt = train_ssl(cfg, root, run_dir, progress=ctx.progress)
                 ident = sha256_file(ckpt)
             else:
                 ckpt, ident = None, f"random-init:{config_hash(fields)}"
-            train_s = round(time.perf_counter() - t0, 2)
+            train_s = train_seconds(run_dir)
             ecfg = dataclasses.replace(eval_cfg, seed=seed)
             key = config_hash({"eval": to_dict(ecfg), "model": ident, "data": data_hash, "coil20": str(coil20)})
             cached = _cached_eval(run_dir, key)

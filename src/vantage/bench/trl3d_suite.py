@@ -57,6 +57,7 @@ def run_trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
     from vantage.data import dataset_dir
     from vantage.data.schema import METADATA_FILE
     from vantage.eval.classify import evaluate_classifier, evaluate_pseudo_depth
+    from vantage.train import train_seconds
     from vantage.train.classify import ClassifyTrainConfig, load_classifier, train_classify, train_view_filter
 
     train_fields, bench = trl3d_preset_configs(ctx.config, f"preset {ctx.preset}")
@@ -71,9 +72,8 @@ def run_trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
             name = VARIANT_NAMES[v]
             run_dir = ctx.out / "trl3d" / f"{v}-seed{seed}"
             cfg = from_dict(ClassifyTrainConfig, {**train_fields, "trl3d": v, "seed": seed}, name)
-            t0 = time.perf_counter()
             ckpt = train_classify(cfg, root, run_dir, progress=ctx.progress)
-            train_s = round(time.perf_counter() - t0, 2)
+            train_s = train_seconds(run_dir)
             key = config_hash({"bench": to_dict(bench), "model": sha256_file(ckpt), "data": data_hash, "v": 1})
             cache = run_dir / "eval.json"
             saved = json.loads(cache.read_text()) if cache.is_file() else {}

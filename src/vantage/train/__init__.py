@@ -16,7 +16,7 @@ from vantage.train.clip import (
     train_clip,
     train_ovt,
 )
-from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng
+from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng, train_seconds
 from vantage.train.ssl import PoseSSLModule, SSLTrainConfig, build_backbone, load_ssl_extractor, train_ssl
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "train_classify",
     "train_clip",
     "train_ovt",
+    "train_seconds",
     "train_ssl",
     "train_view_filter",
 ]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from vantage.io import atomic_write_json
 
 __all__ = [
     "AtomicCheckpoint",
@@ -24,8 +28,11 @@ __all__ = [
     "load_vantage_checkpoint",
     "restore_rng",
     "strip_prefix",
+    "train_seconds",
     "warmup_cosine_scheduler",
 ]
+
+TRAIN_TIME_FILE = "train_time.json"
 
 
 @dataclass
@@ -140,6 +147,34 @@ def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+class TrainClock(Callback):
+    """Wall time spent in training epochs (epoch-start work such as OVT's mining included), carried in
+    checkpoints so that a resumed run counts its earlier epochs and a finished one keeps its total."""
+
+    def __init__(self) -> None:
+        self.seconds, self._start = 0.0, None
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:  # runs before the checkpoint is saved
+        if self._start is not None:
+            self.seconds += time.perf_counter() - self._start
+            self._start = None
+
+    def state_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.seconds = float(state_dict.get("seconds", 0.0))
+
+
+def train_seconds(out: str | Path) -> float:
+    """Wall seconds the run in ``out`` spent training, summed over its resumes (0 if it never trained)."""
+    path = Path(out) / TRAIN_TIME_FILE
+    return float(json.loads(path.read_text())["seconds"]) if path.is_file() else 0.0
+
+
 def fit_resumable(
     module: Any,
     loader: Any,
@@ -152,7 +187,8 @@ def fit_resumable(
 ) -> Path:
     """Fit ``module`` on ``loader`` with atomic per-epoch checkpoints under ``out/checkpoints``, resuming from
     ``last.ckpt`` if present; ``cfg`` supplies epochs, accelerator, devices, strategy and precision. CSV logs
-    (and TensorBoard on request). Returns the last checkpoint's path."""
+    (and TensorBoard on request); the training wall time, resumes included, in ``out/train_time.json``. Returns
+    the last checkpoint's path."""
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -173,7 +209,7 @@ def fit_resumable(
         strategy=cfg.strategy,
         precision=cfg.precision,
         default_root_dir=out,
-        callbacks=[ckpt],
+        callbacks=[clock := TrainClock(), ckpt],
         enable_progress_bar=progress,
         logger=loggers,
         log_every_n_steps=max(1, min(10, per_device)),
@@ -181,4 +217,6 @@ def fit_resumable(
         use_distributed_sampler=False,  # EpochSampler shards by rank itself
     )
     trainer.fit(module, loader, ckpt_path=last_checkpoint(out))
+    if trainer.is_global_zero:
+        atomic_write_json(out / TRAIN_TIME_FILE, {"seconds": round(clock.seconds, 2)})
     return out / "checkpoints" / "last.ckpt"

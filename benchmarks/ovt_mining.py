@@ -160,9 +160,21 @@ def table_row(r: dict) -> str:
     )
 
 
+def shape_arg(text: str) -> tuple[int, int]:
+    """``OBJECTSxVIEWS`` (e.g. 1000x100) as two positive integers."""
+    try:
+        objects, views = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shape must be OBJECTSxVIEWS such as 1000x100, got {text!r}") from None
+    if objects < 1 or views < 2:
+        raise argparse.ArgumentTypeError(f"need >= 1 object and >= 2 views per object, got {text!r}")
+    return objects, views
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shapes", nargs="+", default=["1000x100", "10000x10"], help="objects x views per object")
+    ap.add_argument("--shapes", nargs="+", type=shape_arg, default=[(1000, 100), (10000, 10)],
+                    help="objects x views per object, e.g. 1000x100")  # fmt: skip
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
@@ -170,8 +182,7 @@ def main() -> None:
     args = ap.parse_args()
     device = torch.device(args.device)
     rows = []
-    for shape in args.shapes:
-        objects, views = (int(x) for x in shape.split("x"))
+    for objects, views in args.shapes:
         rows.append(measure(objects, views, args.dim, args.repeats, device, args.tie))
         print(json.dumps(rows[-1]), flush=True)
     result = {

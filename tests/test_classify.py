@@ -56,6 +56,9 @@ def test_interrupted_classification_resumes_exactly(small_dataset, tmp_path):
     assert 0 < first_epoch < both_epochs  # the resumed run counts the epoch it did before the interruption
     train_classify(cfg, small_dataset, tmp_path / "b", progress=False)  # finished: nothing to train
     assert train_seconds(tmp_path / "b") == both_epochs and train_seconds(tmp_path / "never") == 0.0
+    (tmp_path / "b" / "train_time.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"train_time.json is corrupt"):
+        train_seconds(tmp_path / "b")
 
 
 def test_upper_half_protocol_and_imagefolder(small_dataset, tmp_path):

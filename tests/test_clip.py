@@ -121,6 +121,18 @@ def test_vectorised_mining_with_equal_view_counts_matches_the_loop():
     assert torch.equal(fast.outlier, slow.outlier)
 
 
+def test_mining_rejects_bad_input_with_named_arguments():
+    emb, obj = _clusters()
+    with pytest.raises(ValueError, match="chunk must be >= 1"):
+        mine_outlier_views(emb, obj, chunk=-1)  # would otherwise loop over nothing and return zeros
+    with pytest.raises(ValueError, match="object_index must be >= 0, got -1"):
+        mine_outlier_views(emb, torch.where(obj == 0, -1, obj))
+    with pytest.raises(ValueError, match=r"integer object ids, got dtype torch\.float32"):
+        mine_outlier_views_loop(emb, obj.float())
+    with pytest.raises(ValueError, match="k_nn and n_outliers must be >= 1"):
+        mine_outlier_views(emb, obj, n_outliers=0)
+
+
 def test_density_weighting_favours_dense_views_and_outliers_are_the_farthest():
     dense = F.normalize(
         torch.tensor([[1.0, 0.0, 0.0]]) + 0.05 * torch.randn(9, 3, generator=torch.Generator().manual_seed(1)), dim=-1

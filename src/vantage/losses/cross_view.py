@@ -45,6 +45,16 @@ def _view_weights(density: torch.Tensor, weighting: str) -> torch.Tensor:
     raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
 
 
+def _check_mining_args(object_index: torch.Tensor, k_nn: int, n_outliers: int) -> None:
+    """Clear errors for object ids that are not non-negative integers and for non-positive counts."""
+    if object_index.is_floating_point() or object_index.is_complex() or object_index.dtype == torch.bool:
+        raise ValueError(f"object_index must hold integer object ids, got dtype {object_index.dtype}")
+    if len(object_index) and int(object_index.min()) < 0:
+        raise ValueError(f"object_index must be >= 0, got {int(object_index.min())}")
+    if k_nn < 1 or n_outliers < 1:
+        raise ValueError(f"k_nn and n_outliers must be >= 1, got {k_nn} and {n_outliers}")
+
+
 def mine_outlier_views(
     embeddings: torch.Tensor,
     object_index: torch.Tensor,
@@ -63,6 +73,9 @@ def mine_outlier_views(
     if embeddings.ndim != 2 or object_index.shape != embeddings.shape[:1]:
         raise ValueError(f"need embeddings (N, D) and object_index (N,), got {tuple(embeddings.shape)} and "
                          f"{tuple(object_index.shape)}")  # fmt: skip
+    _check_mining_args(object_index, k_nn, n_outliers)
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be >= 1 objects (or None: automatic), got {chunk}")
     x = embeddings.float()
     n, d = x.shape
     n_obj = int(object_index.max()) + 1 if n else 0
@@ -118,6 +131,7 @@ def mine_outlier_views_loop(
 ) -> MinedViews:
     """The same max step, one object at a time in Python: the readable definition the vectorised version is
     checked and benchmarked against."""
+    _check_mining_args(object_index, k_nn, n_outliers)
     z = F.normalize(embeddings.float(), dim=-1)
     n_obj = int(object_index.max()) + 1
     centres = z.new_zeros(n_obj, z.shape[1])

@@ -172,7 +172,12 @@ class TrainClock(Callback):
 def train_seconds(out: str | Path) -> float:
     """Wall seconds the run in ``out`` spent training, summed over its resumes (0 if it never trained)."""
     path = Path(out) / TRAIN_TIME_FILE
-    return float(json.loads(path.read_text())["seconds"]) if path.is_file() else 0.0
+    if not path.is_file():
+        return 0.0
+    try:
+        return float(json.loads(path.read_text())["seconds"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is corrupt: expected {{\"seconds\": <number>}} ({type(e).__name__}: {e})") from e
 
 
 def fit_resumable(

@@ -177,7 +177,7 @@ def train_seconds(out: str | Path) -> float:
     try:
         return float(json.loads(path.read_text())["seconds"])
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path} is corrupt: expected {{\"seconds\": <number>}} ({type(e).__name__}: {e})") from e
+        raise ValueError(f'{path} is corrupt: expected {{"seconds": <number>}} ({type(e).__name__}: {e})') from e
 
 
 def fit_resumable(

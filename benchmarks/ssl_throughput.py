@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from vantage.bench.pose_ssl_suite import ssl_preset_configs
-from vantage.config import from_dict, load_preset
+from vantage.bench import method_settings
+from vantage.config import from_dict
 from vantage.data import dataset_dir, load_build_config
 from vantage.losses import trajectory_loss
 from vantage.train import SSLTrainConfig, build_backbone, train_ssl
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
     data = args.data or dataset_dir(load_build_config("default"))
-    train, _, _ = ssl_preset_configs(load_preset("default"))
+    train = method_settings("pose_ssl", "default").raw["train"]
     cfg = from_dict(SSLTrainConfig, {**train, "method": "vicreg", "traj_weight": 0.1, "accelerator": "cpu"})
     rows = []
     for r in range(args.repeats):

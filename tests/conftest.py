@@ -1,4 +1,5 @@
-"""Shared fixtures: a small real dataset built once per session, and the COIL-20 location."""
+"""Shared fixtures: a small real dataset and a small rendered turntable folder (COIL style), built once per
+session; the location of the real COIL-20 set, used as an extra where it exists."""
 
 from __future__ import annotations
 
@@ -45,12 +46,41 @@ def small_dataset(tmp_path_factory) -> Path:
     return root
 
 
+TURNTABLE_OBJECTS, TURNTABLE_POSES = 6, 12
+
+
+@pytest.fixture(scope="session")
+def turntable(tmp_path_factory) -> Path:
+    """A COIL-style folder rendered here: 6 objects x 12 azimuths (30 degrees apart, elevation 10), 32 px,
+    named ``obj<k>__<pose>.png`` (k from 1), so the real-data code paths run in any clone."""
+    import numpy as np
+    from PIL import Image
+
+    from vantage.data.build import load_task_shape, plan_objects
+    from vantage.geometry import camera_pose
+    from vantage.render import Camera, Light, create_renderer
+    from vantage.render.base import Background
+
+    root = tmp_path_factory.mktemp("turntable")
+    cfg = small_config(in_domain=["airplane", "car", "chair", "table", "sofa", "bottle"], out_of_domain=[])
+    tasks = [t for t in plan_objects(cfg) if t.split == "train"][:TURNTABLE_OBJECTS]
+    renderer = create_renderer("pybullet", supersample=1)
+    try:
+        for k, task in enumerate(tasks, 1):
+            renderer.set_object(load_task_shape(task, cfg))
+            for pose in range(TURNTABLE_POSES):
+                cam = Camera(camera_pose(pose * 360 / TURNTABLE_POSES, 10.0, 3.0), 32, 32, 40.0)
+                rgb = renderer.render(cam, Light(), Background(), np.random.default_rng(0)).rgb
+                Image.fromarray(rgb).save(root / f"obj{k}__{pose}.png")
+    finally:
+        renderer.close()
+    return root
+
+
 @pytest.fixture
-def coil20() -> Path:
-    """The real COIL-20 turntable set; tests that need it skip where it is absent (a user's clone)."""
-    if not (COIL20 / "obj1__0.png").is_file():
-        pytest.skip(f"COIL-20 not found at {COIL20} (set VANTAGE_COIL20 to its folder)")
-    return COIL20
+def real_turntables(turntable) -> list[Path]:
+    """The rendered turntable folder, plus the real COIL-20 set where it exists (an extra, never a condition)."""
+    return [turntable, *([COIL20] if (COIL20 / "obj1__0.png").is_file() else [])]
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -209,17 +209,17 @@ def test_train_ssl_two_process_ddp_on_cpu(quick_build, tmp_path):
     assert "distributed_backend=gloo" in res.stderr and "Initializing distributed: GLOBAL_RANK: 1" in res.stderr
 
 
-def test_bench_and_report(quick_build, tmp_path, coil20):
+def test_bench_and_report(quick_build, tmp_path, turntable):
     run = tmp_path / "run"
     res = run_cli(
-        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(coil20), "-q"
+        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(turntable), "-q"
     )
     assert res.returncode == 0, res.stderr
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "ok"
     data = results["suites"]["data"]
     assert data["verify"]["problems"] == 0 and data["build"]["rendered"] == 0  # reused the build
-    assert data["coil20"]["images"] == 1440 and data["coil20"]["objects"] == 20
+    assert data["coil20"]["images"] == 6 * 12 and data["coil20"]["objects"] == 6
     pose = results["suites"]["pose_ssl"]
     assert set(pose["table"]) == {"vicreg", "vicreg+traj0.1", "supervised", "random-init"}
     assert pose["table"]["vicreg"]["conv3"]["semantics"]["linear_top1"]["n"] == 1
@@ -251,7 +251,8 @@ def test_bench_and_report(quick_build, tmp_path, coil20):
     assert res.returncode == 1 and "foreground tokens" in res.stderr and "Traceback" not in res.stderr
     # Re-running reuses every checkpoint and cached evaluation.
     res = run_cli(
-        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--suite", "pose_ssl", "-q"
+        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--suite", "pose_ssl", "-q",
+        "--coil20", str(turntable),
     )
     assert res.returncode == 0, res.stderr
     again = json.loads((run / "results.json").read_text())["suites"]["pose_ssl"]

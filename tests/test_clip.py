@@ -243,7 +243,7 @@ def test_shifts_and_retrieval_are_what_they_say():
     assert 0 <= shuffled["top1"] < 1
 
 
-def test_train_clip_then_ovt_resumes_exactly_and_evaluates(small_dataset, tmp_path, coil20):
+def test_train_clip_then_ovt_resumes_exactly_and_evaluates(small_dataset, tmp_path, turntable):
     base_cfg = ClipTrainConfig(model="vantage-clip-micro", epochs=2, batch_size=16, warmup_epochs=0)
     base = train_clip(base_cfg, small_dataset, tmp_path / "base", progress=False)
     assert (base / "open_clip_config.json").is_file() and not (base / "vantage_ovt.pt").exists()
@@ -261,7 +261,7 @@ def test_train_clip_then_ovt_resumes_exactly_and_evaluates(small_dataset, tmp_pa
     logs = (tmp_path / "whole" / "logs" / "version_0" / "metrics.csv").read_text()
     assert "train/loss_vc" in logs and "train/outliers" in logs
     zs_cfg = ZeroShotConfig(templates="simple")
-    data = load_zeroshot_data(small_dataset, 32, zs_cfg, coil20)
+    data = load_zeroshot_data(small_dataset, 32, zs_cfg, turntable)
     model, _ = load_clip(str(split))
     result = zeroshot_benchmark(model, get_clip_tokenizer(str(split)), data, zs_cfg)
     expected = {"clean", *SHIFTS_2D, "sphere", "worst_view", "coil20_retrieval"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vantage.bench.pose_ssl_suite import ssl_preset_configs
+from vantage.bench import check_bench_config, method_settings
 from vantage.config import ConfigError, config_hash, load_preset, load_yaml, preset_names, set_override
 from vantage.data import BuildConfig, load_build_config, plan_objects
 
@@ -14,10 +14,12 @@ def test_shipped_presets_parse():
     for name in preset_names():
         cfg = load_build_config(name)
         assert isinstance(cfg, BuildConfig) and cfg.name == ("default" if name == "repro" else name)
-        ssl_preset_configs(load_preset(name), name)  # the ssl sections are typed and valid too
+        config = load_preset(name)  # every method section is typed and valid too
+        check_bench_config(config, config["bench"]["suites"], name)
     # repro extends default: same data (so it reuses the cached build), only the ssl settings differ
     assert load_build_config("repro") == load_build_config("default")
-    train, eval_cfg, bench = ssl_preset_configs(load_preset("repro"))
+    ssl = method_settings("pose_ssl", "repro")
+    train, eval_cfg, bench = ssl.raw["train"], ssl["eval"], ssl["bench"]
     assert train["epochs"] == 2 and train["stem"] == "cifar_pool" and bench.seeds == [0, 1, 2]
     assert eval_cfg.pair_steps == 1000
     default = load_build_config("default")
@@ -73,4 +75,11 @@ def test_extends_merges_and_rejects_cycles(tmp_path):
     bad = tmp_path / "bad_ssl.yaml"
     bad.write_text("extends: quick\nssl: {bench: {methods: [byol]}}\n")
     with pytest.raises(ConfigError, match="byol"):
-        ssl_preset_configs(load_preset(bad), "bad_ssl")
+        method_settings("pose_ssl", str(bad))
+    for text, match in (("sssl: {}", r"unknown preset section\(s\) \['sssl'\]"),
+                        ("ovt: {trian: {}}", r"unknown key\(s\) \['trian'\] in ovt"),
+                        ("bench: {suitez: [data]}", r"unknown key\(s\) \['suitez'\] in bench")):  # fmt: skip
+        bad.write_text(f"extends: quick\n{text}\n")
+        config = load_preset(bad)
+        with pytest.raises(ConfigError, match=match):
+            check_bench_config(config, ["data", "ovt"], "bad")

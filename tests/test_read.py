@@ -112,15 +112,17 @@ def test_huggingface_imagefolder_reads_a_built_dataset(small_dataset):
     assert sorted(ds["object_id"]) == sorted(r.object_id for r in rows)
 
 
-def test_coil20_turntable(coil20):
-    ds = TurntableDataset(coil20)
-    assert len(ds) == 1440 and len(ds.classes) == 20 and ds.classes[:3] == ["obj1", "obj2", "obj3"]
-    item = ds[75]  # obj2, pose 3
-    assert item["object_id"] == "obj2" and item["view_id"] == 3 and item["azimuth"] == 15.0
-    assert np.isnan(item["elevation"]) and item["image"].shape == (3, 128, 128)
-    assert ds.records[75].domain == "real" and ds.records[75].view_set == "turntable"
-    sub = TurntableDataset(coil20, objects=["obj5"])
-    assert len(sub) == 72 and sorted(r.azimuth_deg for r in sub.records)[-1] == 355.0
+def test_turntable_folders(real_turntables):
+    for root in real_turntables:  # the rendered folder, and COIL-20 (20 x 72 at 128 px) where it exists
+        ds = TurntableDataset(root)
+        n_obj, poses = (20, 72) if len(ds) == 1440 else (6, 12)
+        assert len(ds) == n_obj * poses and len(ds.classes) == n_obj and ds.classes[:3] == ["obj1", "obj2", "obj3"]
+        item = ds[poses + 3]  # obj2, pose 3
+        assert item["object_id"] == "obj2" and item["view_id"] == 3 and item["azimuth"] == 3 * 360 / poses
+        assert np.isnan(item["elevation"]) and item["image"].shape[0] == 3
+        assert ds.records[poses + 3].domain == "real" and ds.records[poses + 3].view_set == "turntable"
+        sub = TurntableDataset(root, objects=["obj5"])
+        assert len(sub) == poses and sorted(r.azimuth_deg for r in sub.records)[-1] == 360 - 360 / poses
 
 
 def test_turntable_folder_without_labels(tmp_path):

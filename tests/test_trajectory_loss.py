@@ -90,3 +90,18 @@ def test_descending_the_loss_straightens_a_bent_path():
         opt.step()
     after = trajectory_loss(zl, zc, zr).item()
     assert before > -0.9 and after < -0.999 and not math.isnan(after)
+
+
+def test_antipodal_step_is_masked_in_float32():
+    # z_L = -z_C exactly: the step z_C - z_L lies along z_C, so its tangent part is zero up to float32 rounding
+    # (~1e-7), which an absolute eps of 1e-8 let through with gradients ~1e5. The relative threshold masks it.
+    from vantage.losses.trajectory import trajectory_cosine
+
+    g = torch.Generator().manual_seed(0)
+    z_c = torch.nn.functional.normalize(torch.randn(64, 128, generator=g), dim=-1)
+    z_l = (-z_c).clone().requires_grad_(True)
+    z_r = torch.nn.functional.normalize(z_c + 0.3 * torch.randn(64, 128, generator=g), dim=-1)
+    cos = trajectory_cosine(z_l, z_c, z_r)
+    assert torch.all(cos == 0)
+    cos.sum().backward()
+    assert torch.isfinite(z_l.grad).all() and z_l.grad.abs().max() < 1e-3

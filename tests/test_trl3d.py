@@ -10,7 +10,8 @@ import timm
 import torch
 from scipy.spatial.transform import Rotation
 
-from vantage.models import TRL3D, add_3dtrl, euler_to_matrix, find_3dtrl, trl3d_param_formula
+from vantage.geometry import euler_to_matrix
+from vantage.models import TRL3D, add_3dtrl, find_3dtrl, trl3d_param_formula
 
 
 def _count(m: torch.nn.Module) -> int:
@@ -179,5 +180,82 @@ def test_video_layout_one_camera_per_clip():
         trl(x, grid=(4, 4), frames=3)
     with pytest.raises(ValueError, match="mode"):
         TRL3D(32, mode="exact")
-    with pytest.raises(ValueError, match="supports timm"):
+    with pytest.raises(ValueError, match="no insertion for ResNet"):
         add_3dtrl(timm.create_model("resnet18", pretrained=False))
+
+
+def _reference_faithful(layer: TRL3D, x: torch.Tensor, grid: tuple[int, int], pos2d: torch.Tensor) -> torch.Tensor:
+    """The reference code's equations, written out from ../shared/reference/3dtrl.md with the layer's weights
+    (not its forward): depth MLP, patch-unit grid, both-branch camera, Euler R = Rz Ry Rx with the reference's
+    transposed Rz, row-vector world points p_cam R + t, 3D embedding, learned CLS embedding, 2D embedding again."""
+    F = torch.nn.functional
+    lin = lambda m, v: F.linear(v, m.weight, m.bias)  # noqa: E731
+    cls, tok = x[:, :1], x[:, 1:]
+    depth = lin(layer.depth_head[2], F.relu(lin(layer.depth_head[0], tok))).squeeze(-1)
+    h, w = grid
+    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    u, v = (cols.flatten() - (w - 1) / 2).to(x.dtype), (rows.flatten() - (h - 1) / 2).to(x.dtype)
+    p_cam = torch.stack([u * depth, v * depth, depth], -1)
+    c = F.relu(lin(layer.cls_branch[2], F.relu(lin(layer.cls_branch[0], cls[:, 0]))))
+    g = F.relu(lin(layer.tok_out[0], F.relu(lin(layer.tok_in[0], tok)).mean(1)))
+    hid = lin(layer.cam_hidden[2], F.relu(lin(layer.cam_hidden[0], c + g)))
+    ax, ay, az = lin(layer.rot_head, hid).unbind(-1)
+    t = lin(layer.trans_head, hid)
+    rot = []
+    for a, b, cc in zip(ax, ay, az, strict=True):
+        rx = torch.tensor([[1, 0, 0], [0, a.cos(), -a.sin()], [0, a.sin(), a.cos()]], dtype=x.dtype)
+        ry = torch.tensor([[b.cos(), 0, b.sin()], [0, 1, 0], [-b.sin(), 0, b.cos()]], dtype=x.dtype)
+        rz_ref = torch.tensor([[cc.cos(), cc.sin(), 0], [-cc.sin(), cc.cos(), 0], [0, 0, 1]], dtype=x.dtype)
+        rot.append(rz_ref @ ry @ rx)
+    p_w = p_cam @ torch.stack(rot) + t[:, None]
+    emb = lin(layer.embed[2], F.relu(lin(layer.embed[0], p_w)))
+    emb = torch.cat([layer.cls_embed.expand(x.shape[0], 1, -1), emb], 1)
+    return x + emb + pos2d
+
+
+def test_faithful_layer_matches_the_reference_equations_at_d192():
+    torch.manual_seed(0)
+    dim, grid = 192, (4, 5)
+    layer = TRL3D(dim, mode="faithful")
+    assert layer.rz_convention == "reference"
+    with torch.no_grad():  # non-trivial rotations, so the sign of the z rotation matters
+        layer.rot_head.weight.normal_(std=0.5)
+    x, pos2d = torch.randn(3, 1 + 20, dim), torch.randn(1, 21, dim)
+    torch.testing.assert_close(layer(x, grid, pos2d=pos2d), _reference_faithful(layer, x, grid, pos2d),
+                               atol=1e-6, rtol=1e-6)  # fmt: skip
+    standard = TRL3D(dim, mode="faithful", rz_convention="standard")
+    standard.load_state_dict(layer.state_dict())
+    assert (standard(x, grid, pos2d=pos2d) - layer(x, grid, pos2d=pos2d)).abs().max() > 1e-3
+
+
+def test_rz_conventions_are_transposes():
+    angles = torch.tensor([[0.0, 0.0, 0.7]], dtype=torch.float64)
+    torch.testing.assert_close(euler_to_matrix(angles, "reference"), euler_to_matrix(angles).transpose(1, 2))
+    with pytest.raises(ValueError, match="rz_convention"):
+        TRL3D(32, mode="faithful", rz_convention="left")
+
+
+def test_add_3dtrl_dispatch_table_is_open_to_new_models():
+    from vantage.models import INSERTIONS, TRLInsertion, register_3dtrl_insertion
+
+    class TinyTokens(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed_dim, self.block = 16, torch.nn.Identity()
+
+        def forward(self, x):
+            return self.block(x)
+
+    @register_3dtrl_insertion(TinyTokens)
+    def _insert(model, position, mode, kw):
+        ins = TRLInsertion(TRL3D(model.embed_dim, mode, num_prefix_tokens=1, **kw), "tiny", model)
+        model.block.register_forward_pre_hook(lambda m, a: (ins.layer(a[0], (2, 2)),))
+        return ins
+
+    try:
+        m = add_3dtrl(TinyTokens(), mode="improved")
+        x = torch.randn(2, 5, 16)
+        torch.testing.assert_close(m(x), x)  # improved: exactly the identity at step 0
+        assert isinstance(find_3dtrl(m), TRL3D) and any(k.startswith("trl3d.") for k in m.state_dict())
+    finally:
+        INSERTIONS.pop(TinyTokens)

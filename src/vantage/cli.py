@@ -201,9 +201,9 @@ def train_ssl_cmd(
 ) -> None:
     """Pose-aware SSL on the triplet view set (settings: the preset's ssl.train, then these options);
     re-running the same command resumes from last.ckpt."""
-    from vantage.bench.pose_ssl_suite import ssl_preset_configs
-    from vantage.config import ConfigError, from_dict, load_preset, set_override
-    from vantage.data import dataset_dir, load_build_config
+    from vantage.bench import method_settings
+    from vantage.config import from_dict, set_override
+    from vantage.data import resolve_data_root
     from vantage.train import SSLTrainConfig, train_ssl
 
     fields: dict = {
@@ -214,20 +214,16 @@ def train_ssl_cmd(
         "devices": devices,
         "accelerator": accelerator,
     }
-    if devices > 1:
-        fields["strategy"] = "ddp"
     if epochs is not None:
         fields["epochs"] = epochs
     if batch_size is not None:
         fields["batch_size"] = batch_size
     try:
-        fields = {**ssl_preset_configs(load_preset(preset), f"preset {preset}")[0], **fields}  # preset, then options
+        fields = {**method_settings("pose_ssl", preset).raw["train"], **fields}  # preset, then options
         for o in overrides or []:
             set_override(fields, o)
         cfg = from_dict(SSLTrainConfig, fields, "train ssl")
-        root = data or dataset_dir(load_build_config(preset))
-        if not (root / "dataset.json").is_file():
-            raise ConfigError(f"no built dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+        root = resolve_data_root(data, preset)
         run = out or Path("runs") / "ssl" / f"{cfg.method}-traj{cfg.traj_weight:g}-seed{cfg.seed}"
         ckpt = train_ssl(cfg, root, run, progress=not quiet, stop_after=stop_after)
     except _known_errors() as e:
@@ -261,11 +257,16 @@ def eval_pose_ssl_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """The semantic + pose benchmark (semantics, absolute and relative pose in four scenarios, COIL-20)."""
-    from vantage.bench import default_coil20
-    from vantage.bench.pose_ssl_suite import ssl_preset_configs
-    from vantage.config import ConfigError, from_dict, load_preset, set_override, to_dict
-    from vantage.data import dataset_dir, load_build_config
-    from vantage.eval import PoseEvalConfig, evaluate_pose_ssl, load_pose_eval_data, pose_table_markdown
+    from vantage.bench import default_coil20, method_settings
+    from vantage.config import ConfigError, from_dict, set_override, to_dict
+    from vantage.data import load_card, resolve_data_root
+    from vantage.eval import (
+        PoseEvalConfig,
+        eval_image_size,
+        evaluate_pose_ssl,
+        load_pose_eval_data,
+        pose_table_markdown,
+    )
     from vantage.io import atomic_write_json
     from vantage.models import FeatureExtractor, create_backbone
     from vantage.train import load_ssl_extractor
@@ -273,22 +274,19 @@ def eval_pose_ssl_cmd(
     try:
         if checkpoint is None and model is None:
             raise ConfigError("give --checkpoint (a `vantage train ssl` run) or --model (a timm model name)")
-        _, eval_cfg, _ = ssl_preset_configs(load_preset(preset), f"preset {preset}")
-        fields = to_dict(eval_cfg)
+        fields = to_dict(method_settings("pose_ssl", preset)["eval"])
         if taps:
             fields["taps"] = [t.strip() for t in taps.split(",") if t.strip()]
         for o in overrides or []:
             set_override(fields, o)
         cfg = from_dict(PoseEvalConfig, fields, "eval pose-ssl")
+        root = resolve_data_root(data, preset)
         if model is None:
             extractor, train_cfg = load_ssl_extractor(checkpoint)
-            if "image_size" not in {o.split("=")[0] for o in overrides or []}:
-                cfg.image_size = train_cfg.image_size  # evaluate at the resolution the model was trained at
+            cfg.image_size = eval_image_size(cfg.image_size, train_cfg.image_size)
         else:
             extractor = FeatureExtractor(create_backbone(model, pretrained, checkpoint, stem=stem)).eval()
-        root = data or dataset_dir(load_build_config(preset))
-        if not (root / "dataset.json").is_file():
-            raise ConfigError(f"no built dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+            cfg.image_size = eval_image_size(cfg.image_size, None, load_card(root).get("image_size", 224))
         coil = None if no_coil20 else (coil20 or default_coil20())
         eval_data = load_pose_eval_data(root, cfg, coil, progress=not quiet)
         result = evaluate_pose_ssl(extractor, eval_data, cfg, progress=not quiet)
@@ -332,24 +330,20 @@ def train_classify_cmd(
 ) -> None:
     """Supervised classification on a restricted view range, optionally with 3DTRL (settings: the preset's
     trl3d.train, then these options); re-running the same command resumes from last.ckpt."""
-    from vantage.bench.trl3d_suite import trl3d_preset_configs
-    from vantage.config import ConfigError, from_dict, load_preset, set_override
-    from vantage.data import dataset_dir, load_build_config
+    from vantage.bench import method_settings
+    from vantage.config import from_dict, set_override
+    from vantage.data import resolve_data_root
     from vantage.train import ClassifyTrainConfig, train_classify
 
     try:
-        fields = dict(trl3d_preset_configs(load_preset(preset), f"preset {preset}")[0])
+        fields = dict(method_settings("trl3d", preset).raw["train"])
         fields.update({"trl3d": trl3d, "seed": seed, "devices": devices, "accelerator": accelerator})
-        if devices > 1:
-            fields["strategy"] = "ddp"
         if epochs is not None:
             fields["epochs"] = epochs
         for o in overrides or []:
             set_override(fields, o)
         cfg = from_dict(ClassifyTrainConfig, fields, "train classify")
-        root = data or dataset_dir(load_build_config(preset))
-        if not root.exists():
-            raise ConfigError(f"no dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
+        root = resolve_data_root(data, preset, need_card=False)
         run = out or Path("runs") / "classify" / f"{cfg.trl3d}-seed{cfg.seed}"
         ckpt = train_classify(cfg, root, run, progress=not quiet, stop_after=stop_after)
     except (*_known_errors(), ValueError) as e:
@@ -358,15 +352,11 @@ def train_classify_cmd(
 
 
 def _classify_inputs(checkpoint: Path, data: Path | None, preset: str):
-    from vantage.config import ConfigError
-    from vantage.data import dataset_dir, load_build_config
+    from vantage.data import resolve_data_root
     from vantage.train import load_classifier
 
     model, cfg, classes = load_classifier(checkpoint)
-    root = data or dataset_dir(load_build_config(preset))
-    if not (root / "dataset.json").is_file():
-        raise ConfigError(f"no built dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
-    return model, cfg, classes, root
+    return model, cfg, classes, resolve_data_root(data, preset)
 
 
 @eval_app.command("classify")
@@ -414,16 +404,6 @@ def eval_depth_cmd(
     typer.echo(json.dumps(res, indent=2))
 
 
-def _dataset_root(data: Path | None, preset: str) -> Path:
-    from vantage.config import ConfigError
-    from vantage.data import dataset_dir, load_build_config
-
-    root = data or dataset_dir(load_build_config(preset))
-    if not root.exists():
-        raise ConfigError(f"no dataset at {root}; run `vantage data build --preset {preset}` or pass --data")
-    return root
-
-
 @data_app.command("captions")
 def data_captions(
     root: Path,
@@ -451,13 +431,10 @@ def data_captions(
 
 def _clip_fields(section: str, preset: str, fields: dict, overrides: list[str] | None) -> dict:
     """The preset's ovt.<section> fields, then the command's options, then --set overrides."""
-    from vantage.bench.ovt_suite import ovt_preset_configs
-    from vantage.config import load_preset, set_override
+    from vantage.bench import method_settings
+    from vantage.config import set_override
 
-    base, tune, _, _ = ovt_preset_configs(load_preset(preset), f"preset {preset}")
-    merged = {**(base if section == "base" else tune), **{k: v for k, v in fields.items() if v is not None}}
-    if merged.get("devices", 1) > 1:
-        merged["strategy"] = "ddp"
+    merged = {**method_settings("ovt", preset).raw[section], **{k: v for k, v in fields.items() if v is not None}}
     for o in overrides or []:
         set_override(merged, o)
     return merged
@@ -486,6 +463,7 @@ def train_clip_cmd(
     """Train a base CLIP on image-caption pairs (by default the near-front canonical views only, so that it has
     the viewpoint bias OVT is meant to fix); exports an open_clip folder <out>/model. Resumable."""
     from vantage.config import from_dict
+    from vantage.data import resolve_data_root
     from vantage.train.clip import ClipTrainConfig, train_clip
 
     try:
@@ -493,7 +471,9 @@ def train_clip_cmd(
                               "seed": seed, "devices": devices, "accelerator": accelerator}, overrides)  # fmt: skip
         cfg = from_dict(ClipTrainConfig, fields, "train clip")
         run = out or Path("runs") / "clip" / f"base-seed{cfg.seed}"
-        folder = train_clip(cfg, _dataset_root(data, preset), run, progress=not quiet, stop_after=stop_after)
+        folder = train_clip(
+            cfg, resolve_data_root(data, preset, need_card=False), run, progress=not quiet, stop_after=stop_after
+        )
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     _echo_once(f"model: {folder}")
@@ -521,6 +501,7 @@ def train_ovt_cmd(
     """Omniview-Tuning: LoRA + VIFormer with the minimax cross-viewpoint alignment (settings: the preset's
     ovt.train, then these options); exports <out>/model. Re-running resumes from last.ckpt."""
     from vantage.config import from_dict
+    from vantage.data import resolve_data_root
     from vantage.train.clip import OVTTrainConfig, train_ovt
 
     try:
@@ -529,7 +510,9 @@ def train_ovt_cmd(
                               overrides)  # fmt: skip
         cfg = from_dict(OVTTrainConfig, fields, "train ovt")
         run = out or Path("runs") / "ovt" / f"{cfg.variant}-seed{cfg.seed}"
-        folder = train_ovt(cfg, _dataset_root(data, preset), run, clean, progress=not quiet, stop_after=stop_after)
+        folder = train_ovt(
+            cfg, resolve_data_root(data, preset, need_card=False), run, clean, progress=not quiet, stop_after=stop_after
+        )
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     _echo_once(f"model: {folder}")
@@ -550,21 +533,23 @@ def eval_zeroshot_cmd(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override an ovt.eval field: key=value.")] = None,
 ) -> None:
     """Zero-shot top-1/top-5 on held-out objects: clean, 2D-shifted, unseen poses, worst view; COIL-20 retrieval."""
-    from vantage.bench import default_coil20
-    from vantage.bench.ovt_suite import ovt_preset_configs
-    from vantage.config import from_dict, load_preset, set_override, to_dict
+    from vantage.bench import default_coil20, method_settings
+    from vantage.config import from_dict, set_override, to_dict
+    from vantage.data import resolve_data_root
     from vantage.eval.zeroshot import ZeroShotConfig, load_zeroshot_data, zeroshot_benchmark
     from vantage.io import atomic_write_json
     from vantage.models.clip import get_clip_tokenizer, load_clip
 
     try:
-        fields = to_dict(ovt_preset_configs(load_preset(preset), f"preset {preset}")[2])
+        fields = to_dict(method_settings("ovt", preset)["eval"])
         for o in overrides or []:
             set_override(fields, o)
         cfg = from_dict(ZeroShotConfig, fields, "eval zeroshot")
         clip, model_cfg = load_clip(model, pretrained, image_size)
         coil = None if no_coil20 else (coil20 or default_coil20())
-        eval_data = load_zeroshot_data(_dataset_root(data, preset), model_cfg["vision_cfg"]["image_size"], cfg, coil)
+        eval_data = load_zeroshot_data(
+            resolve_data_root(data, preset, need_card=False), model_cfg["vision_cfg"]["image_size"], cfg, coil
+        )
         result = zeroshot_benchmark(clip, get_clip_tokenizer(model), eval_data, cfg)
     except (*_known_errors(), ValueError, RuntimeError) as e:
         raise _fail(str(e)) from None
@@ -618,14 +603,14 @@ def report(
     markdown: Annotated[bool, typer.Option("--markdown", help="Also print the method tables as Markdown.")] = False,
 ) -> None:
     """Re-render report.html of a bench run folder from its results.json."""
-    from vantage.report import markdown_report, write_report
+    from vantage.bench import render_report
 
     try:
-        path = write_report(run_dir)
-    except FileNotFoundError as e:
+        path, md = render_report(run_dir)
+    except _known_errors() as e:
         raise _fail(str(e)) from None
     if markdown:
-        typer.echo(markdown_report(json.loads((run_dir / "results.json").read_text())))
+        typer.echo(md)
     typer.echo(f"wrote {path}")
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "angle_between",
     "camera_pose",
     "cartesian_to_spherical",
+    "euler_to_matrix",
     "fibonacci_angles",
     "fibonacci_sphere",
     "look_at",
@@ -236,3 +237,24 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
 
     q = rotation_matrix_to_quaternion(matrix.contiguous())
     return torch.where(q[..., :1] < 0, -q, q)
+
+
+def euler_to_matrix(angles: torch.Tensor, rz_convention: str = "standard") -> torch.Tensor:
+    """(..., 3) angles (x, y, z) in radians -> R = Rz(z) Ry(y) Rx(x), (..., 3, 3).
+
+    ``rz_convention="reference"`` uses the 3DTRL reference code's Rz, which is the transpose of the standard
+    rotation about z (a rotation by -z), so a model trained with that code is reproduced exactly.
+    """
+    import torch
+
+    if rz_convention not in ("standard", "reference"):
+        raise ValueError(f"rz_convention must be standard or reference, got {rz_convention!r}")
+    x, y, z = angles.unbind(-1)
+    cx, sx, cy, sy, cz, sz = x.cos(), x.sin(), y.cos(), y.sin(), z.cos(), z.sin()
+    if rz_convention == "reference":
+        sz = -sz
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).unflatten(-1, (3, 3))
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).unflatten(-1, (3, 3))
+    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).unflatten(-1, (3, 3))
+    return rz @ ry @ rx

@@ -1,5 +1,40 @@
-"""Benchmark suites that combine data, training and evaluation into the claims table."""
+"""Benchmark suites: method plug-ins, the run grid they share, and the runner that loops over them."""
 
-from vantage.bench.runner import SUITES, BenchContext, default_coil20, machine_info, run_bench
+import vantage.bench.methods  # noqa: F401  (registers the built-in plug-ins)
+from vantage.bench.context import BenchContext, default_coil20, resolve_dataset
+from vantage.bench.grid import GridResult, cached_evaluation, run_grid
+from vantage.bench.plugin import (
+    METHODS,
+    Evaluation,
+    MethodPlugin,
+    Settings,
+    Trained,
+    Variant,
+    get_method,
+    method_settings,
+    register_method,
+)
+from vantage.bench.runner import check_bench_config, machine_info, render_report, report_sections, run_bench
 
-__all__ = ["SUITES", "BenchContext", "default_coil20", "machine_info", "run_bench"]
+__all__ = [
+    "METHODS",
+    "BenchContext",
+    "Evaluation",
+    "GridResult",
+    "MethodPlugin",
+    "Settings",
+    "Trained",
+    "Variant",
+    "cached_evaluation",
+    "check_bench_config",
+    "default_coil20",
+    "get_method",
+    "machine_info",
+    "method_settings",
+    "register_method",
+    "render_report",
+    "report_sections",
+    "resolve_dataset",
+    "run_bench",
+    "run_grid",
+]

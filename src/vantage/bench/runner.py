@@ -1,4 +1,4 @@
-"""`vantage bench`: run a preset's suites, record results.json, render the report."""
+"""`vantage bench` and `vantage report`: generic loops over the registered method plug-ins."""
 
 from __future__ import annotations
 
@@ -8,94 +8,60 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import vantage.bench.methods  # noqa: F401  (registers the built-in plug-ins)
 from vantage import __version__
+from vantage.bench.context import BenchContext, default_coil20
+from vantage.bench.plugin import METHODS, Settings
 from vantage.config import ConfigError, load_preset, set_override
 from vantage.io import atomic_write_json
+from vantage.report import Section, Text, markdown_report, write_report
 
-__all__ = ["SUITES", "BenchContext", "default_coil20", "machine_info", "run_bench"]
+__all__ = [
+    "check_bench_config",
+    "get_method",
+    "machine_info",
+    "method_settings",
+    "render_report",
+    "report_sections",
+    "run_bench",
+]
 
-
-@dataclass
-class BenchContext:
-    """What every suite gets: the preset, where to write, shared inputs, and earlier suites' results."""
-
-    preset: str
-    config: dict[str, Any]
-    out: Path
-    overrides: Sequence[str] = ()
-    data_root: Path | None = None
-    coil20: Path | None = None
-    workers: int | None = None
-    progress: bool = True
-    dataset_root: Path | None = None  # set by the data suite for the suites after it
-    results: dict[str, Any] = field(default_factory=dict)
+PRESET_KEYS = ("extends", "data", "bench")  # top-level preset keys that are not a method's section
 
 
-Suite = Callable[[BenchContext], dict[str, Any]]
+def get_method(name: str):
+    """The registered plug-in ``name``; a clear error listing the known ones."""
+
+    if name not in METHODS:
+        raise ConfigError(f"unknown bench suite {name!r}; available: {sorted(METHODS)}")
+    return METHODS[name]
 
 
-def _data_suite(ctx: BenchContext) -> dict[str, Any]:
-    from vantage.bench.data_suite import run_data_suite
-
-    return run_data_suite(ctx)
-
-
-def _pose_ssl_suite(ctx: BenchContext) -> dict[str, Any]:
-    from vantage.bench.pose_ssl_suite import run_pose_ssl_suite
-
-    return run_pose_ssl_suite(ctx)
-
-
-def _trl3d_suite(ctx: BenchContext) -> dict[str, Any]:
-    from vantage.bench.trl3d_suite import run_trl3d_suite
-
-    return run_trl3d_suite(ctx)
-
-
-def _ovt_suite(ctx: BenchContext) -> dict[str, Any]:
-    from vantage.bench.ovt_suite import run_ovt_suite
-
-    return run_ovt_suite(ctx)
-
-
-SUITES: dict[str, Suite] = {
-    "data": _data_suite,
-    "pose_ssl": _pose_ssl_suite,
-    "trl3d": _trl3d_suite,
-    "ovt": _ovt_suite,
-}
+def method_settings(name: str, preset: str | dict[str, Any]) -> Settings:
+    """A method's typed settings from a preset name/path (or an already loaded preset dict)."""
+    config = load_preset(preset) if isinstance(preset, str) else preset
+    return get_method(name).settings(config, f"preset {preset}" if isinstance(preset, str) else "preset")
 
 
 def check_bench_config(config: dict[str, Any], names: Sequence[str], where: str) -> None:
-    """Parse every section the chosen suites read, so a bad value fails before any suite runs."""
-    from vantage.bench.pose_ssl_suite import ssl_preset_configs
-    from vantage.bench.trl3d_suite import trl3d_preset_configs
-    from vantage.config import from_dict
-    from vantage.data import BuildConfig
-
-    from_dict(BuildConfig, config.get("data", {}) or {}, f"{where}: data")
-    if "pose_ssl" in names:
-        ssl_preset_configs(config, where)
-    if "trl3d" in names:
-        trl3d_preset_configs(config, where)
-    if "ovt" in names:
-        from vantage.bench.ovt_suite import ovt_preset_configs
-
-        ovt_preset_configs(config, where)
-
-
-def default_coil20() -> Path | None:
-    """COIL-20 location: ``$VANTAGE_COIL20``, else ``../shared/data/coil20`` if it exists, else None."""
-    env = os.environ.get("VANTAGE_COIL20")
-    if env:
-        return Path(env)
-    candidate = Path("../shared/data/coil20")
-    return candidate.resolve() if candidate.is_dir() else None
+    """Parse every section the chosen suites read (and refuse unknown preset keys), so a bad value fails
+    before any suite runs."""
+    for name in names:
+        get_method(name)
+    sections = {m.section for m in METHODS.values() if m.section}
+    unknown = sorted(set(config) - sections - set(PRESET_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown preset section(s) {unknown}; known: {sorted(sections | set(PRESET_KEYS))}")
+    bench = config.get("bench", {}) or {}
+    if set(bench) - {"suites"}:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(set(bench) - {'suites'})} in bench; expected ['suites']")
+    get_method("data").settings(config, where)
+    for name in names:
+        METHODS[name].settings(config, where)
 
 
 def machine_info() -> dict[str, Any]:
@@ -113,6 +79,37 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def report_sections(results: dict[str, Any], run_dir: Path) -> list[Section]:
+    """One report section per suite result, from its plug-in (a failed or unknown suite gets a plain one)."""
+    sections = []
+    for name, res in results.get("suites", {}).items():
+        plugin = METHODS.get(name)
+        if res.get("error"):
+            sections.append(Section(plugin.title if plugin else name, [Text(f"failed: {res['error']}", "bad")]))
+        elif plugin is None:
+            sections.append(Section(name, [Text(json.dumps(res, indent=2))], markdown=False))
+        else:
+            section = plugin.present(res, run_dir)
+            if res.get("seconds") is not None:
+                section.footer = f"Suite time: {res['seconds']} s."
+            sections.append(section)
+    return sections
+
+
+def render_report(run_dir: str | Path) -> tuple[Path, str]:
+    """(path of the re-rendered ``report.html``, the Markdown tables) of a bench run folder."""
+    run_dir = Path(run_dir)
+    path = run_dir / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `vantage bench --out {run_dir}` first")
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    sections = report_sections(results, run_dir)
+    return write_report(run_dir, results, sections), markdown_report(results, sections)
+
+
 def run_bench(
     preset: str = "default",
     out: str | Path | None = None,
@@ -128,15 +125,10 @@ def run_bench(
     ``overrides`` are ``section.key=value`` assignments over the whole preset (``data.image_size=32``,
     ``ssl.bench.seeds=[0,1,2]``).
     """
-    from vantage.report import write_report
-
     config = load_preset(preset)
-    for o in overrides:  # section.key=value over the whole preset, e.g. data.image_size=32, ssl.bench.seeds=[0,1]
+    for o in overrides:
         set_override(config, o)
     names = list(suites or config.get("bench", {}).get("suites", ["data"]))
-    unknown = [n for n in names if n not in SUITES]
-    if unknown:
-        raise ConfigError(f"preset {preset}: unknown bench suite(s) {unknown}; available: {sorted(SUITES)}")
     check_bench_config(config, names, f"preset {preset}")
     out = Path(out) if out is not None else Path("runs") / f"bench-{Path(str(preset)).stem}"
     if out.exists() and not out.is_dir():
@@ -164,7 +156,7 @@ def run_bench(
     for name in names:
         start = time.perf_counter()
         try:
-            res = SUITES[name](ctx)
+            res = METHODS[name].run(ctx)
         except Exception as e:  # recorded in results and the report; the CLI exits non-zero
             res = {"error": f"{type(e).__name__}: {e}"}
         res["seconds"] = round(time.perf_counter() - start, 2)
@@ -174,5 +166,5 @@ def run_bench(
     results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     results["status"] = "failed" if failed else "ok"
     atomic_write_json(out / "results.json", results)
-    write_report(out)
+    render_report(out)
     return out, json.loads((out / "results.json").read_text())

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["aggregate_seeds", "fmt_mean_std"]
+__all__ = ["aggregate_seeds", "delta_tree"]
 
 
 def aggregate_seeds(tables: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -31,10 +31,14 @@ def aggregate_seeds(tables: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def fmt_mean_std(leaf: Any, digits: int = 1) -> str:
-    """``mean ± std`` for an aggregated leaf (``mean`` alone for one seed); ``-`` if absent."""
-    if not isinstance(leaf, dict) or "mean" not in leaf:
-        return "-"
-    if leaf.get("n", 1) > 1:
-        return f"{leaf['mean']:.{digits}f} ± {leaf['std']:.{digits}f}"
-    return f"{leaf['mean']:.{digits}f}"
+def delta_tree(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """``a - b`` on the numeric leaves the two nested dicts share (other leaves and keys are dropped)."""
+    out: dict[str, Any] = {}
+    for k, va in a.items():
+        vb = b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            if sub := delta_tree(va, vb):
+                out[k] = sub
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb)):
+            out[k] = va - vb
+    return out

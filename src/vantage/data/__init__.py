@@ -17,16 +17,20 @@ from vantage.data.build import (
     dataset_dir,
     load_build_config,
     plan_objects,
+    resolve_data_root,
 )
 from vantage.data.captions import MVCapRow, load_captioner, read_mvcap, write_mvcap
 from vantage.data.preview import contact_sheet
-from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
+from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records, triplet_sequence
 from vantage.data.verify import Problem, summarize, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
 
 _LAZY = {
     "CaptionPairDataset": "vantage.data.read",
-    "EpochSampler": "vantage.data.read",
+    "ClipDataset": "vantage.data.clips",
+    "EpochSampler": "vantage.data.sampling",
+    "KeyedAugment": "vantage.data.sampling",
+    "rank_world": "vantage.data.sampling",
     "ImageTextDataset": "vantage.data.read",
     "MultiViewDataset": "vantage.data.read",
     "ObjectGroupDataset": "vantage.data.read",
@@ -40,9 +44,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from vantage.data.clips import ClipDataset
     from vantage.data.read import (
         CaptionPairDataset,
-        EpochSampler,
         ImageTextDataset,
         MultiViewDataset,
         ObjectGroupDataset,
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
         hf_data_files,
         load_turntable_records,
     )
+    from vantage.data.sampling import EpochSampler, KeyedAugment, rank_world
     from vantage.data.transforms import ssl_augmentation, to_tensor
 
 
@@ -66,9 +71,11 @@ __all__ = [
     "BuildError",
     "BuildResult",
     "CaptionPairDataset",
+    "ClipDataset",
     "DatasetError",
     "EpochSampler",
     "ImageTextDataset",
+    "KeyedAugment",
     "MVCapRow",
     "MultiViewDataset",
     "ObjectGroupDataset",
@@ -90,10 +97,13 @@ __all__ = [
     "load_records",
     "load_turntable_records",
     "plan_objects",
+    "rank_world",
     "read_mvcap",
+    "resolve_data_root",
     "ssl_augmentation",
     "summarize",
     "to_tensor",
+    "triplet_sequence",
     "verify_dataset",
     "view_phrase",
     "views_for",

@@ -39,7 +39,7 @@ from vantage.io import (
     sha256_bytes,
     vantage_home,
 )
-from vantage.render import Background, Camera, Light, PyBulletRenderer
+from vantage.render import RENDERERS, Background, Camera, Light, create_renderer
 from vantage.shapes import ShapeObject, generate, get_category, in_domain_categories, out_of_domain_categories
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "load_build_config",
     "load_task_shape",
     "plan_objects",
+    "resolve_data_root",
 ]
 
 PARTS_DIR = ".parts"
@@ -150,8 +151,11 @@ class BuildConfig:
     supersample: int = 1
     seed: int = 0
     meshes: MeshSourceConfig = field(default_factory=MeshSourceConfig)
+    renderer: str = "pybullet"  # a name registered with vantage.render.register_renderer
 
     def __post_init__(self) -> None:
+        if self.renderer not in RENDERERS:
+            raise ValueError(f"renderer {self.renderer!r} is not registered; choose from {sorted(RENDERERS)}")
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 1:
             raise ValueError(f"image_size must be a positive integer number of pixels, got {self.image_size!r}")
         if self.objects_per_category < 1 or self.objects_per_ood_category < 0:
@@ -255,7 +259,22 @@ def load_build_config(preset: str | Path = "default", overrides: Sequence[str] =
 
 def build_fingerprint(cfg: BuildConfig) -> str:
     """Hash of the config and the generator version: equal fingerprints mean byte-identical builds."""
-    return config_hash({"config": to_dict(cfg), "generator_version": GENERATOR_VERSION})
+    config = to_dict(cfg)
+    if config.get("renderer") == "pybullet":  # the default renderer is implied, so older builds keep their hash
+        del config["renderer"]
+    return config_hash({"config": config, "generator_version": GENERATOR_VERSION})
+
+
+def resolve_data_root(data: str | Path | None, preset: str, need_card: bool = True) -> Path:
+    """The dataset a command works on: ``data`` if given, else the preset's cached build; a clear error when
+    nothing is there (``need_card=False`` accepts any existing folder, e.g. an ImageFolder)."""
+    root = Path(data) if data is not None else dataset_dir(load_build_config(preset))
+    ok = (root / "dataset.json").is_file() if need_card else root.exists()
+    if not ok:
+        what = "built dataset" if need_card else "dataset"
+        hint = "" if data is not None else f"; run `vantage data build --preset {preset}` or pass --data"
+        raise DatasetError(f"no {what} at {root}{hint}")
+    return root
 
 
 def dataset_dir(cfg: BuildConfig) -> Path:
@@ -269,7 +288,8 @@ _WORKER: dict = {}
 
 
 def _init_worker(root: str, cfg: BuildConfig) -> None:
-    _WORKER.update(root=Path(root), cfg=cfg, renderer=PyBulletRenderer(cfg.supersample), hash=build_fingerprint(cfg))
+    renderer = create_renderer(cfg.renderer, supersample=cfg.supersample)
+    _WORKER.update(root=Path(root), cfg=cfg, renderer=renderer, hash=build_fingerprint(cfg))
 
 
 def _rng(cfg: BuildConfig, *keys: str | int) -> np.random.Generator:

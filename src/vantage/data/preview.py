@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from vantage.data.build import BuildConfig, load_task_shape, plan_objects
 from vantage.geometry import camera_pose
-from vantage.render import Camera, PyBulletRenderer
+from vantage.render import Camera, create_renderer
 
 __all__ = ["PREVIEW_VIEWS", "contact_sheet"]
 
@@ -43,7 +43,7 @@ def contact_sheet(
     for k in range(instances):
         for j, (az, el) in enumerate(views):
             draw.text((label_w + k * (block_w + gap) + j * size + 3, 3), f"{az:g}/{el:g}", fill=(80, 80, 80))
-    renderer = PyBulletRenderer(supersample=2)
+    renderer = create_renderer(cfg.renderer, supersample=2)
     try:
         for row, cat in enumerate(order):
             draw.text((4, head_h + row * size + size // 2 - 6), cat, fill=(0, 0, 0))

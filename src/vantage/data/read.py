@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
+from vantage.data.sampling import keyed_rng
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
 from vantage.data.transforms import to_tensor
 
 __all__ = [
     "CaptionPairDataset",
-    "EpochSampler",
     "ImageTextDataset",
     "MultiViewDataset",
     "ObjectGroupDataset",
@@ -28,7 +27,6 @@ __all__ = [
     "filter_records",
     "hf_data_files",
     "load_turntable_records",
-    "seeded_cpu_rng",
 ]
 
 Transform = Callable[[Image.Image], Any]
@@ -164,63 +162,6 @@ class MultiViewDataset(_RecordDataset):
         return item
 
 
-@contextmanager
-def seeded_cpu_rng(seed: int) -> Iterator[None]:
-    """Run a block with the global CPU generator seeded to ``seed``, restoring its state afterwards (torch's
-    ``fork_rng`` without touching accelerators, so it stays cheap inside data loaders)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        yield
-
-
-def item_seed(seed: int, epoch: int, index: int) -> int:
-    """A 63-bit seed for one item's randomness in one epoch."""
-    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
-class EpochSampler(Sampler):
-    """Shuffles with a generator seeded by (seed, epoch) and yields ``(epoch, index)`` keys.
-
-    Datasets that accept such keys (TripletDataset) seed each item's augmentations from them, so training
-    randomness is a pure function of (seed, epoch, index): an interrupted run resumes exactly, with any
-    number of loader workers. Under torch.distributed each rank takes every world-th index (padded so all
-    ranks get the same count); Lightning must then not add its own sampler (``use_distributed_sampler=False``).
-    """
-
-    def __init__(self, n: int, seed: int = 0, shuffle: bool = True) -> None:
-        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning at the start of every epoch."""
-        self.epoch = epoch
-
-    def _rank_world(self) -> tuple[int, int]:
-        dist = torch.distributed
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
-    def __iter__(self):
-        order = (
-            torch.randperm(
-                self.n,
-                generator=torch.Generator().manual_seed(
-                    int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
-                ),
-            )
-            if self.shuffle
-            else torch.arange(self.n)
-        ).tolist()
-        rank, world = self._rank_world()
-        if world > 1:
-            order = (order * 2)[: len(self) * world][rank::world]
-        return iter([(self.epoch, i) for i in order])
-
-    def __len__(self) -> int:
-        world = self._rank_world()[1]
-        return -(-self.n // world)
-
-
 class TripletDataset(_RecordDataset):
     """Adjacent-view triplets: ``left``, ``centre``, ``right`` unaugmented, plus two augmented copies of the
     centre (``centre_aug1``, ``centre_aug2``) when ``augment`` is given; ``directions`` is (3, 3) L/C/R.
@@ -240,17 +181,21 @@ class TripletDataset(_RecordDataset):
     ) -> None:
         root = Path(root)
         records = filter_records(load_records(root), split=split, view_set=view_set)
-        groups: dict[tuple[str, int], dict[str, ViewRecord]] = {}
+        groups: dict[tuple[str, str], dict[int, ViewRecord]] = {}
         for r in records:
-            if r.triplet_id is None or r.triplet_pos is None:
-                raise DatasetError(f"{root}: row {r.file_name} of view set {view_set!r} has no triplet_id/triplet_pos")
-            groups.setdefault((r.object_id, r.triplet_id), {})[r.triplet_pos] = r
-        incomplete = [k for k, g in groups.items() if set(g) != {"L", "C", "R"}]
+            if r.sequence_id is None or r.frame_index is None:
+                raise DatasetError(
+                    f"{root}: row {r.file_name} of view set {view_set!r} has no sequence_id/frame_index "
+                    "(or triplet_id/triplet_pos)"
+                )
+            groups.setdefault((r.object_id, r.sequence_id), {})[r.frame_index] = r
+        incomplete = [k[1] for k, g in groups.items() if set(g) != {0, 1, 2}]
         if incomplete:
-            raise DatasetError(f"{root}: triplet {incomplete[0]} lacks one of L/C/R")
+            raise DatasetError(f"{root}: triplet {incomplete[0]} does not have exactly frames 0, 1, 2 (L, C, R)")
         if not groups:
             raise DatasetError(f"no triplets in {root} for split={split!r}, view_set={view_set!r}")
-        self.triplets = [groups[k] for k in sorted(groups)]
+        order = sorted(groups, key=lambda k: (k[0], _natural(k[1])))
+        self.triplets = [{"LCR"[i]: groups[k][i] for i in range(3)} for k in order]
         super().__init__(root, records, _default_classes(root), transform)
         self.augment, self.seed = augment, seed
 
@@ -270,7 +215,7 @@ class TripletDataset(_RecordDataset):
         }
         if self.augment is not None:
             centre = _open_rgb(self.root / t["C"].file_name)
-            with seeded_cpu_rng(item_seed(self.seed, epoch, index)):
+            with keyed_rng(self.seed, epoch, index):
                 item["centre_aug1"], item["centre_aug2"] = self.augment(centre), self.augment(centre)
         return item
 

@@ -9,7 +9,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CARD_FILE", "CHECKSUM_FILE", "METADATA_FILE", "DatasetError", "ViewRecord", "load_card", "load_records"]
+__all__ = [
+    "CARD_FILE",
+    "CHECKSUM_FILE",
+    "METADATA_FILE",
+    "DatasetError",
+    "ViewRecord",
+    "load_card",
+    "load_records",
+    "triplet_sequence",
+]
 
 CARD_FILE = "dataset.json"
 METADATA_FILE = "metadata.jsonl"
@@ -44,6 +53,10 @@ class ViewRecord:
     view_caption: str | None = None
     triplet_id: int | None = None
     triplet_pos: str | None = None
+    sequence_id: str | None = None  # frames of one trajectory / video share it (across cameras)
+    frame_index: int | None = None  # position in the sequence (synchronised across cameras)
+    camera_id: str | None = None  # which camera of a multi-camera sequence
+    phase: str | None = None  # the task phase a frame belongs to (video data)
     depth_file: str | None = None
     mask_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -77,8 +90,14 @@ class ViewRecord:
         try:
             rec.view_id = int(rec.view_id)
             rec.azimuth_deg = float(rec.azimuth_deg)
+            if rec.frame_index is not None:
+                rec.frame_index = int(rec.frame_index)
         except (TypeError, ValueError) as e:
-            raise DatasetError(f"{where}: view_id/azimuth_deg must be numbers ({e})") from e
+            raise DatasetError(f"{where}: view_id/azimuth_deg/frame_index must be numbers ({e})") from e
+        if rec.triplet_id is not None and rec.triplet_pos is not None and rec.sequence_id is None:
+            rec.sequence_id, rec.frame_index = triplet_sequence(rec.object_id, rec.triplet_id, rec.triplet_pos)
+        elif (rec.sequence_id is None) != (rec.frame_index is None):
+            raise DatasetError(f"{where}: sequence_id and frame_index must be given together")
         return rec
 
     def direction(self) -> np.ndarray:
@@ -89,6 +108,12 @@ class ViewRecord:
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(ViewRecord) if f.name != "extra")
+
+
+def triplet_sequence(object_id: str, triplet_id: int, triplet_pos: str) -> tuple[str, int]:
+    """(sequence_id, frame_index) of a triplet row: a three-frame sequence ``<object>/triplet<k>``, L C R = 0 1 2.
+    Readers derive these for rows that lack them (datasets built before the sequence fields)."""
+    return f"{object_id}/triplet{int(triplet_id)}", TRIPLET_POSITIONS.index(triplet_pos)
 
 
 def load_records(root: str | Path) -> list[ViewRecord]:

@@ -9,9 +9,9 @@ from vantage.eval.classify import (
     predict,
     pseudo_depth_maps,
 )
-from vantage.eval.features import ImageBank, extract_features, load_image_bank
+from vantage.eval.features import ImageBank, eval_image_size, extract_features, load_image_bank
 from vantage.eval.knn import knn_scores, knn_top1
-from vantage.eval.metrics import POSE_METRICS, lookup, pose_table_markdown, variant_table_rows
+from vantage.eval.metrics import POSE_METRICS, lookup, per_view_accuracy, pose_table_markdown, variant_table_rows
 from vantage.eval.pose import PoseScores, absolute_pose_knn, geodesic_deg
 from vantage.eval.pose_ssl import (
     PoseEvalConfig,
@@ -56,6 +56,7 @@ __all__ = [
     "ZeroShotData",
     "absolute_pose_knn",
     "coil20_retrieval",
+    "eval_image_size",
     "evaluate_classifier",
     "evaluate_pose_ssl",
     "evaluate_pseudo_depth",
@@ -68,6 +69,7 @@ __all__ = [
     "load_pose_eval_data",
     "load_zeroshot_data",
     "lookup",
+    "per_view_accuracy",
     "perspective_perturb",
     "pose_table_markdown",
     "predict",

@@ -21,6 +21,7 @@ import torch
 
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
 from vantage.eval.features import ImageBank, load_image_bank
+from vantage.eval.metrics import per_view_accuracy
 
 __all__ = [
     "ClassifyEval",
@@ -44,7 +45,7 @@ def perspective_perturb(images: torch.Tensor, distortion: float = 0.5, seed: int
     """A random perspective warp per image (black fill), reproducible from ``seed``."""
     from torchvision.transforms import v2
 
-    from vantage.data.read import seeded_cpu_rng
+    from vantage.data.sampling import seeded_cpu_rng
 
     warp = v2.RandomPerspective(distortion_scale=distortion, p=1.0, fill=0)
     with seeded_cpu_rng(seed):
@@ -94,9 +95,8 @@ def evaluate_classifier(
     unseen = _bank(root, filter_records(records, **unseen_f), image_size, in_classes, "unseen poses", unseen_f)
     pred_unseen = predict(model, unseen.images)
     correct = (pred_unseen == unseen.category).float()
-    views = int(unseen.view_id.max()) + 1
-    per_view = torch.zeros(views).index_add_(0, unseen.view_id, correct)
-    per_view /= torch.bincount(unseen.view_id, minlength=views).clamp_min(1)
+    per_view = per_view_accuracy(correct, unseen.view_id)
+    views = len(per_view)
     dirs = torch.zeros(views, 3)
     dirs[unseen.view_id] = unseen.direction
     top1 = {

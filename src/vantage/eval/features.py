@@ -15,7 +15,7 @@ from torchvision.transforms import v2
 from vantage.data.schema import DatasetError, ViewRecord
 from vantage.models.backbones import FeatureExtractor, compress_tap
 
-__all__ = ["ImageBank", "extract_features", "load_image_bank"]
+__all__ = ["ImageBank", "eval_image_size", "extract_features", "load_image_bank"]
 
 
 @dataclass
@@ -137,3 +137,11 @@ def extract_features(
     finally:
         extractor.train(was_training)
     return {t: torch.cat(v) for t, v in out.items()}
+
+
+def eval_image_size(requested: int | None, trained: int | None, fallback: int = 224) -> int:
+    """The input size to evaluate at: what was asked for explicitly, else the resolution the model was trained
+    at, else ``fallback`` (e.g. a pretrained model's native size). Bench and CLI both follow this rule."""
+    if requested is not None:
+        return requested
+    return trained if trained is not None else fallback

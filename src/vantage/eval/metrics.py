@@ -1,10 +1,14 @@
-"""The headline metrics of the pose-aware SSL benchmark and their tables (no torch needed)."""
+"""Shared metrics: the per-viewpoint accuracy map every evaluator reports, and the headline metrics of the
+pose-aware SSL benchmark with their tables (torch is imported only by the accuracy map)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["POSE_METRICS", "lookup", "pose_table_markdown", "variant_table_rows"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["POSE_METRICS", "lookup", "per_view_accuracy", "pose_table_markdown", "variant_table_rows"]
 
 # column label -> path into one tap's result table (percentages)
 POSE_METRICS = {
@@ -18,6 +22,16 @@ POSE_METRICS = {
     "rel unseen-cat": "unseen_categories/relative/bin_top1",
     "COIL-20 rel az": "coil20/relative_azimuth/bin_top1",
 }
+
+
+def per_view_accuracy(correct: torch.Tensor, view_id: torch.Tensor, n_views: int | None = None) -> torch.Tensor:
+    """Fraction correct per viewpoint (n_views,) from per-item hits and view ids (0 where a view has no item);
+    ``n_views`` defaults to the largest view id + 1."""
+    import torch
+
+    n = int(view_id.max()) + 1 if n_views is None else n_views
+    right = torch.zeros(n).index_add_(0, view_id, correct.float())
+    return right / torch.bincount(view_id, minlength=n).clamp_min(1)
 
 
 def lookup(table: dict[str, Any], path: str) -> Any:

@@ -26,6 +26,7 @@ import torch
 from vantage.data.schema import DatasetError, load_card, load_records
 from vantage.eval.features import ImageBank, extract_features, load_image_bank
 from vantage.eval.knn import knn_top1
+from vantage.eval.metrics import per_view_accuracy
 from vantage.eval.pose import PoseScores, absolute_pose_knn
 from vantage.eval.probes import (
     Standardizer,
@@ -48,7 +49,7 @@ class PoseEvalConfig:
     per-channel spatial L2 norm); probes see maps randomly projected to ``probe_dim`` (see docs/pose_ssl.md)."""
 
     taps: list[str] = field(default_factory=lambda: ["pooled", "conv3", "conv4"])
-    image_size: int = 32
+    image_size: int | None = None  # None: the resolution the model was trained at (see eval_image_size)
     batch_size: int = 256
     knn_k: int = 200
     knn_temperature: float = 0.1
@@ -64,7 +65,7 @@ class PoseEvalConfig:
     def __post_init__(self) -> None:
         if not self.taps:
             raise ValueError("taps must name at least one feature tap")
-        if min(self.image_size, self.batch_size, self.knn_k, self.probe_dim, self.relative_bins) < 1:
+        if min(self.image_size or 1, self.batch_size, self.knn_k, self.probe_dim, self.relative_bins) < 1:
             raise ValueError("image_size, batch_size, knn_k, probe_dim and relative_bins must be >= 1")
 
 
@@ -102,8 +103,12 @@ def _view_dirs(bank: ImageBank) -> torch.Tensor:
 def load_pose_eval_data(
     root: str | Path, cfg: PoseEvalConfig, coil20: str | Path | None = None, progress: bool = False
 ) -> PoseEvalData:
-    """Select and decode the scenario images of a built dataset (and of COIL-20 when a path is given)."""
+    """Select and decode the scenario images of a built dataset (and of COIL-20 when a path is given) at
+    ``cfg.image_size`` (resolve it with :func:`eval_image_size` first)."""
     from vantage.data import filter_records, load_turntable_records
+
+    if cfg.image_size is None:
+        raise ValueError("PoseEvalConfig.image_size is unset: resolve it with eval_image_size(...) first")
 
     root = Path(root)
     records = load_records(root)
@@ -180,8 +185,7 @@ def _evaluate_tap(
 
     s = abs_pose(feats["train"], tr, feats["test50"], te)
     out["in_domain"] = {"absolute": s.as_dict()}
-    per_view = torch.zeros(data.view_dirs.shape[0]).index_add_(0, te.view_id, s.correct.float())
-    per_view /= torch.bincount(te.view_id, minlength=data.view_dirs.shape[0]).clamp_min(1)
+    per_view = per_view_accuracy(s.correct, te.view_id, data.view_dirs.shape[0])
     arrays[f"{tap}/in_domain/per_view_top1"] = per_view.numpy()
     arrays[f"{tap}/in_domain/errors_deg"] = s.errors_deg.numpy()
     if "test100" in b:

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from vantage.eval.features import ImageBank, load_image_bank
+from vantage.eval.metrics import per_view_accuracy
 
 __all__ = [
     "SHIFTS_2D",
@@ -248,16 +249,9 @@ def zeroshot_benchmark(
         for g, names in ZEROSHOT_GROUPS.items()
         if any(s in sets for s in names)
     }
-    per_view = _per_view(sphere_hit, data.sphere.view_id)
+    per_view = per_view_accuracy(sphere_hit, data.sphere.view_id).tolist()
     dirs = _view_dirs(data.sphere)
     return {"sets": sets, "groups": groups, "per_view": per_view, "view_dirs": dirs, "classes": data.classes}
-
-
-def _per_view(hit: torch.Tensor, view_id: torch.Tensor) -> list[float]:
-    n = int(view_id.max()) + 1
-    total = torch.zeros(n).index_add_(0, view_id, torch.ones(len(hit)))
-    right = torch.zeros(n).index_add_(0, view_id, hit.float())
-    return (right / total.clamp_min(1)).tolist()
 
 
 def _view_dirs(bank: ImageBank) -> list[list[float]]:

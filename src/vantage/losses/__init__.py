@@ -7,13 +7,15 @@ from vantage.losses.cross_view import (
     mine_outlier_views,
     mine_outlier_views_loop,
 )
-from vantage.losses.ssl import SSL_METHODS, SSLObjective
+from vantage.losses.ssl import SSL_METHOD_TABLE, SSL_METHODS, SSLMethod, SSLObjective
 from vantage.losses.trajectory import trajectory_cosine, trajectory_loss
 
 __all__ = [
     "SSL_METHODS",
+    "SSL_METHOD_TABLE",
     "EMACentres",
     "MinedViews",
+    "SSLMethod",
     "SSLObjective",
     "cross_view_loss",
     "mine_outlier_views",

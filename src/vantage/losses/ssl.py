@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-__all__ = ["SSL_METHODS", "SSLObjective"]
+__all__ = ["SSL_METHODS", "SSL_METHOD_TABLE", "SSLMethod", "SSLObjective"]
 
-SSL_METHODS = ("simclr", "vicreg", "simsiam", "supervised")
+
+@dataclass(frozen=True)
+class SSLMethod:
+    """One SSL method as parts: ``projector(in_dim, hidden_dim, proj_dim)``, an optional ``predictor(proj_dim)``
+    (SimSiam: the loss is then applied both ways with a stop-gradient on the target) and
+    ``loss(temperature, gather_distributed)``."""
+
+    projector: Callable[[int, int, int], nn.Module]
+    loss: Callable[[float, bool], nn.Module]
+    predictor: Callable[[int], nn.Module] | None = None
+
+
+def _simclr() -> SSLMethod:
+    from lightly.loss import NTXentLoss
+    from lightly.models.modules.heads import SimCLRProjectionHead
+
+    return SSLMethod(
+        projector=lambda i, h, p: SimCLRProjectionHead(i, h, p),
+        loss=lambda t, g: NTXentLoss(temperature=t, gather_distributed=g),
+    )
+
+
+def _vicreg() -> SSLMethod:
+    from lightly.loss import VICRegLoss
+    from lightly.models.modules.heads import VICRegProjectionHead
+
+    return SSLMethod(
+        projector=lambda i, h, p: VICRegProjectionHead(i, h, p, num_layers=3),
+        loss=lambda t, g: VICRegLoss(gather_distributed=g),
+    )
+
+
+def _simsiam() -> SSLMethod:
+    from lightly.loss import NegativeCosineSimilarity
+    from lightly.models.modules.heads import SimSiamPredictionHead, SimSiamProjectionHead
+
+    return SSLMethod(
+        projector=lambda i, h, p: SimSiamProjectionHead(i, h, p),
+        loss=lambda t, g: NegativeCosineSimilarity(),
+        predictor=lambda p: SimSiamPredictionHead(p, max(p // 4, 8), p),
+    )
+
+
+# name -> factory of its parts (factories keep lightly out of the import of this module)
+SSL_METHOD_TABLE: dict[str, Callable[[], SSLMethod]] = {"simclr": _simclr, "vicreg": _vicreg, "simsiam": _simsiam}
+SSL_METHODS = (*SSL_METHOD_TABLE, "supervised")
 
 
 class SSLObjective(nn.Module):
@@ -30,33 +78,21 @@ class SSLObjective(nn.Module):
         gather_distributed: bool = False,
     ) -> None:
         super().__init__()
-        from lightly.loss import NegativeCosineSimilarity, NTXentLoss, VICRegLoss
-        from lightly.models.modules.heads import (
-            SimCLRProjectionHead,
-            SimSiamPredictionHead,
-            SimSiamProjectionHead,
-            VICRegProjectionHead,
-        )
-
         if method not in SSL_METHODS:
             raise ValueError(f"SSL method must be one of {SSL_METHODS}, got {method!r}")
         self.method = method
         self.predictor: nn.Module | None = None
-        if method == "simclr":
-            self.projector: nn.Module = SimCLRProjectionHead(in_dim, hidden_dim, proj_dim)
-            self.criterion: nn.Module = NTXentLoss(temperature=temperature, gather_distributed=gather_distributed)
-        elif method == "vicreg":
-            self.projector = VICRegProjectionHead(in_dim, hidden_dim, proj_dim, num_layers=3)
-            self.criterion = VICRegLoss(gather_distributed=gather_distributed)
-        elif method == "simsiam":
-            self.projector = SimSiamProjectionHead(in_dim, hidden_dim, proj_dim)
-            self.predictor = SimSiamPredictionHead(proj_dim, max(proj_dim // 4, 8), proj_dim)
-            self.criterion = NegativeCosineSimilarity()
-        else:
+        if method == "supervised":
             if not num_classes:
                 raise ValueError("the supervised baseline needs num_classes")
-            self.projector = nn.Linear(in_dim, num_classes)
-            self.criterion = nn.CrossEntropyLoss()
+            self.projector: nn.Module = nn.Linear(in_dim, num_classes)
+            self.criterion: nn.Module = nn.CrossEntropyLoss()
+            return
+        parts = SSL_METHOD_TABLE[method]()
+        self.projector = parts.projector(in_dim, hidden_dim, proj_dim)
+        if parts.predictor is not None:
+            self.predictor = parts.predictor(proj_dim)
+        self.criterion = parts.loss(temperature, gather_distributed)
 
     def embed(self, h: torch.Tensor) -> torch.Tensor:
         """The projector output for pooled features ``h`` (B, D)."""

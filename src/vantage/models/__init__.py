@@ -20,16 +20,19 @@ from vantage.models.clip import (
     merge_lora,
     save_clip,
 )
-from vantage.models.trl3d import TRL3D, TRL_MODES, TRLDiagnostics, euler_to_matrix, trl3d_param_formula
-from vantage.models.trl3d_timm import add_3dtrl, find_3dtrl
+from vantage.models.trl3d import RZ_CONVENTIONS, TRL3D, TRL_MODES, TRLDiagnostics, trl3d_param_formula
+from vantage.models.trl3d_timm import INSERTIONS, TRLInsertion, add_3dtrl, find_3dtrl, register_3dtrl_insertion
 
 __all__ = [
+    "INSERTIONS",
+    "RZ_CONVENTIONS",
     "STEMS",
     "TRL3D",
     "TRL_MODES",
     "FeatureExtractor",
     "OVTModel",
     "TRLDiagnostics",
+    "TRLInsertion",
     "VIFormer",
     "VIFormerConfig",
     "add_3dtrl",
@@ -38,13 +41,13 @@ __all__ = [
     "count_trainable",
     "create_backbone",
     "create_clip",
-    "euler_to_matrix",
     "find_3dtrl",
     "get_clip_tokenizer",
     "load_backbone_weights",
     "load_clip",
     "merge_lora",
     "random_projection",
+    "register_3dtrl_insertion",
     "save_clip",
     "trl3d_param_formula",
 ]

@@ -6,7 +6,8 @@ sample (one per clip for video), so a space-time transformer can reuse the layer
 
 Modes (docs/3dtrl.md lists every difference):
 * ``faithful``: the reference equations. Unconstrained depth; grid in patch units centred on the image; Euler
-  angles R = Rz Ry Rx; world points p_w = p_cam R + t (row vectors); translation head initialised to ones; a
+  angles R = Rz Ry Rx with the reference code's Rz, the transpose of the standard one (``rz_convention``);
+  world points p_w = p_cam R + t (row vectors); translation head initialised to ones; a
   learned CLS embedding (std 1); the 2D position embedding is added again. Extra parameters 6D^2 + 44D + 1287.
 * ``improved``: positive depth (softplus + offset), grid normalised to [-1, 1] from the actual input size (any
   resolution and aspect ratio), a continuous rotation (6D or quaternion) initialised at the identity and ~zero
@@ -22,44 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["TRL3D", "TRL_MODES", "TRLDiagnostics", "euler_to_matrix", "trl3d_param_formula"]
+from vantage.geometry import euler_to_matrix, quaternion_to_matrix, rotation_6d_to_matrix
+
+__all__ = ["RZ_CONVENTIONS", "TRL3D", "TRL_MODES", "TRLDiagnostics", "trl3d_param_formula"]
 
 TRL_MODES = ("faithful", "improved")
+RZ_CONVENTIONS = ("reference", "standard")
 
 
 def trl3d_param_formula(dim: int) -> int:
     """Extra parameters of a faithful 3DTRL on a ViT of width ``dim`` (with a CLS token): 6D^2 + 44D + 1287."""
     return 6 * dim * dim + 44 * dim + 1287
-
-
-def euler_to_matrix(angles: torch.Tensor) -> torch.Tensor:
-    """(..., 3) angles (x, y, z) in radians -> R = Rz(z) Ry(y) Rx(x), (..., 3, 3)."""
-    x, y, z = angles.unbind(-1)
-    cx, sx, cy, sy, cz, sz = x.cos(), x.sin(), y.cos(), y.sin(), z.cos(), z.sin()
-    one, zero = torch.ones_like(x), torch.zeros_like(x)
-    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).unflatten(-1, (3, 3))
-    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).unflatten(-1, (3, 3))
-    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).unflatten(-1, (3, 3))
-    return rz @ ry @ rx
-
-
-def _rotation_6d(x: torch.Tensor) -> torch.Tensor:
-    a, b = x[..., :3], x[..., 3:]
-    r1 = F.normalize(a, dim=-1)
-    r2 = F.normalize(b - (r1 * b).sum(-1, keepdim=True) * r1, dim=-1)
-    return torch.stack([r1, r2, torch.linalg.cross(r1, r2, dim=-1)], -1)  # columns
-
-
-def _quaternion(q: torch.Tensor) -> torch.Tensor:
-    w, x, y, z = F.normalize(q, dim=-1).unbind(-1)
-    return torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ],
-        -1,
-    ).unflatten(-1, (3, 3))  # fmt: skip
 
 
 @dataclass
@@ -87,6 +61,7 @@ class TRL3D(nn.Module):
         rotation: str = "6d",
         camera_hidden: int = 32,
         depth_offset: float = 0.1,
+        rz_convention: str | None = None,
     ) -> None:
         super().__init__()
         if mode not in TRL_MODES:
@@ -95,6 +70,10 @@ class TRL3D(nn.Module):
             raise ValueError(f"rotation must be 6d, quaternion or euler, got {rotation!r}")
         if mode == "faithful":
             rotation = "euler"
+        rz_convention = rz_convention or ("reference" if mode == "faithful" else "standard")
+        if rz_convention not in RZ_CONVENTIONS:
+            raise ValueError(f"rz_convention must be one of {RZ_CONVENTIONS}, got {rz_convention!r}")
+        self.rz_convention = rz_convention
         self.dim, self.mode, self.rotation_kind = dim, mode, rotation
         self.num_prefix_tokens, self.depth_offset = num_prefix_tokens, depth_offset
         self.depth_head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1))
@@ -150,11 +129,11 @@ class TRL3D(nn.Module):
         h = self.cam_hidden(g)
         r = self.rot_head(h)
         if self.rotation_kind == "euler":
-            rot = euler_to_matrix(r)
+            rot = euler_to_matrix(r, self.rz_convention)
         elif self.rotation_kind == "6d":
-            rot = _rotation_6d(r)
+            rot = rotation_6d_to_matrix(r)
         else:
-            rot = _quaternion(r)
+            rot = quaternion_to_matrix(r)
         return rot, self.trans_head(h)
 
     def forward(
@@ -189,4 +168,7 @@ class TRL3D(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, mode={self.mode}, rotation={self.rotation_kind}, prefix={self.num_prefix_tokens}"
+        return (
+            f"dim={self.dim}, mode={self.mode}, rotation={self.rotation_kind}, rz={self.rz_convention}, "
+            f"prefix={self.num_prefix_tokens}"
+        )

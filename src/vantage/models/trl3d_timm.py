@@ -13,6 +13,7 @@ original key) and runs from a forward hook at the insertion point, so ``forward`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,10 +21,10 @@ from torch import nn
 
 from vantage.models.trl3d import TRL3D
 
-__all__ = ["add_3dtrl", "find_3dtrl"]
+__all__ = ["INSERTIONS", "TRLInsertion", "add_3dtrl", "find_3dtrl", "register_3dtrl_insertion"]
 
 
-class _Insertion(nn.Module):
+class TRLInsertion(nn.Module):
     """Holds the layer and the hooks' state; the owning model is referenced, not registered (no cycle)."""
 
     def __init__(self, trl: TRL3D, kind: str, owner: nn.Module) -> None:
@@ -85,46 +86,83 @@ class _Insertion(nn.Module):
 def find_3dtrl(model: nn.Module) -> TRL3D:
     """The 3DTRL layer inserted into ``model`` (for diagnostics: ``find_3dtrl(m).keep_diagnostics = True``)."""
     ins = getattr(model, "trl3d", None)
-    if not isinstance(ins, _Insertion):
+    if not isinstance(ins, TRLInsertion):
         raise ValueError(f"{type(model).__name__} has no 3DTRL; insert one with add_3dtrl(model)")
     return ins.layer
 
 
+Inserter = Callable[[nn.Module, float, str, dict[str, Any]], TRLInsertion]
+INSERTIONS: dict[type, Inserter] = {}
+
+
+def register_3dtrl_insertion(model_class: type) -> Callable[[Inserter], Inserter]:
+    """Decorator: ``fn(model, position, mode, layer_kwargs) -> TRLInsertion`` inserts 3DTRL into instances of
+    ``model_class`` (and its subclasses, unless a subclass has its own entry)."""
+
+    def wrap(fn: Inserter) -> Inserter:
+        INSERTIONS[model_class] = fn
+        return fn
+
+    return wrap
+
+
+def _block_index(blocks: Any, position: float) -> int:
+    return min(len(blocks) - 1, round(len(blocks) * position))
+
+
+def _timm_class(module: str, name: str) -> type:
+    import importlib
+
+    return getattr(importlib.import_module(f"timm.models.{module}"), name)
+
+
+@register_3dtrl_insertion(_timm_class("vision_transformer", "VisionTransformer"))
+def _insert_vit(model: nn.Module, position: float, mode: str, kw: dict[str, Any]) -> TRLInsertion:
+    trl = TRL3D(model.embed_dim, mode, num_prefix_tokens=model.num_prefix_tokens, **kw)
+    ins = TRLInsertion(trl, "vit", model)
+    model.patch_embed.register_forward_pre_hook(ins.record_image_size)
+    model.blocks[_block_index(model.blocks, position)].register_forward_pre_hook(ins.vit_pre_hook)
+    return ins
+
+
+@register_3dtrl_insertion(_timm_class("tnt", "TNT"))
+def _insert_tnt(model: nn.Module, position: float, mode: str, kw: dict[str, Any]) -> TRLInsertion:
+    ins = TRLInsertion(TRL3D(model.embed_dim, mode, num_prefix_tokens=1, **kw), "tnt", model)
+    model.blocks[_block_index(model.blocks, position)].register_forward_pre_hook(ins.tnt_pre_hook)
+    return ins
+
+
+@register_3dtrl_insertion(_timm_class("swin_transformer", "SwinTransformer"))
+def _insert_swin(model: nn.Module, position: float, mode: str, kw: dict[str, Any]) -> TRLInsertion:
+    stage = max(1, min(len(model.layers) - 1, round(len(model.layers) * position)))
+    down = model.layers[stage].downsample
+    if isinstance(down, nn.Identity):
+        raise ValueError(f"{type(model).__name__} stage {stage} has no patch merging to insert 3DTRL after")
+    dim = getattr(down, "out_dim", None) or model.feature_info[stage]["num_chs"]
+    ins = TRLInsertion(TRL3D(dim, mode, num_prefix_tokens=0, **kw), "swin", model)
+    down.register_forward_hook(ins.swin_hook)
+    return ins
+
+
 def add_3dtrl(model: nn.Module, position: float = 1 / 3, mode: str = "improved", **layer_kwargs: Any) -> nn.Module:
-    """Insert a 3DTRL into a timm ViT/DeiT, Swin or TNT in place and return the model.
+    """Insert a 3DTRL into a model in place and return it; the model's class (or a base class) must be in
+    :data:`INSERTIONS` (timm ViT/DeiT, Swin and TNT are; add others with :func:`register_3dtrl_insertion`).
 
     ``position`` is the relative depth (1/3: before block 4 of 12, the paper's best). ``layer_kwargs`` go to
-    :class:`TRL3D` (``rotation``, ``camera_hidden``, ``depth_offset``). The new parameters are created on the
-    model's device and dtype.
+    :class:`TRL3D` (``rotation``, ``camera_hidden``, ``depth_offset``, ``rz_convention``). The new parameters
+    are created on the model's device and dtype.
     """
     if hasattr(model, "trl3d"):
         raise ValueError("this model already has a 3DTRL")
     if not 0 <= position <= 1:
         raise ValueError(f"position is a relative depth in [0, 1], got {position}")
-    ref = next(model.parameters())
-    name = type(model).__name__
-    if hasattr(model, "blocks") and hasattr(model, "pixel_embed"):  # TNT
-        k = min(len(model.blocks) - 1, round(len(model.blocks) * position))
-        trl = TRL3D(model.embed_dim, mode, num_prefix_tokens=1, **layer_kwargs)
-        ins = _Insertion(trl, "tnt", model)
-        model.blocks[k].register_forward_pre_hook(ins.tnt_pre_hook)
-    elif hasattr(model, "blocks") and hasattr(model, "patch_embed") and hasattr(model, "num_prefix_tokens"):
-        k = min(len(model.blocks) - 1, round(len(model.blocks) * position))
-        trl = TRL3D(model.embed_dim, mode, num_prefix_tokens=model.num_prefix_tokens, **layer_kwargs)
-        ins = _Insertion(trl, "vit", model)
-        model.patch_embed.register_forward_pre_hook(ins.record_image_size)
-        model.blocks[k].register_forward_pre_hook(ins.vit_pre_hook)
-    elif hasattr(model, "layers") and all(hasattr(layer, "downsample") for layer in model.layers):  # Swin
-        stage = max(1, min(len(model.layers) - 1, round(len(model.layers) * position)))
-        down = model.layers[stage].downsample
-        if isinstance(down, nn.Identity):
-            raise ValueError(f"{name} stage {stage} has no patch merging to insert 3DTRL after")
-        dim = getattr(down, "out_dim", None) or model.feature_info[stage]["num_chs"]
-        trl = TRL3D(dim, mode, num_prefix_tokens=0, **layer_kwargs)
-        ins = _Insertion(trl, "swin", model)
-        down.register_forward_hook(ins.swin_hook)
-    else:
-        raise ValueError(f"add_3dtrl supports timm VisionTransformer/DeiT, Swin and TNT models, not {name}")
-    ins.to(device=ref.device, dtype=ref.dtype)
+    insert = next((INSERTIONS[c] for c in type(model).__mro__ if c in INSERTIONS), None)
+    if insert is None:
+        known = ", ".join(c.__name__ for c in INSERTIONS)
+        raise ValueError(f"add_3dtrl has no insertion for {type(model).__name__}; registered: {known}")
+    ref = next(model.parameters(), None)
+    ins = insert(model, position, mode, {k: v for k, v in layer_kwargs.items() if v is not None})
+    if ref is not None:
+        ins.to(device=ref.device, dtype=ref.dtype)
     model.trl3d = ins
     return model

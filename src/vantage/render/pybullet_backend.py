@@ -7,6 +7,7 @@ import contextlib
 import numpy as np
 
 from vantage.render.base import Background, Camera, Light, RenderOutput, composite_background
+from vantage.render.registry import register_renderer
 from vantage.shapes import ShapeObject
 
 __all__ = ["PyBulletRenderer"]
@@ -40,6 +41,7 @@ def crease_shading(vertices: np.ndarray, faces: np.ndarray, crease_deg: float = 
     return tri.reshape(-1, 3), np.arange(3 * len(faces)).reshape(-1, 3), normals
 
 
+@register_renderer("pybullet")
 class PyBulletRenderer:
     """Renders coloured part meshes with TinyRenderer; one instance owns one pybullet DIRECT client.
 

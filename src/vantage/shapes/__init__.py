@@ -1,5 +1,6 @@
 """Procedural multi-part object zoo (24 categories) and a loader for user mesh folders."""
 
+from vantage.shapes import furniture, objects, vehicles  # noqa: F401  (register the zoo's categories)
 from vantage.shapes.core import (
     CATEGORIES,
     Builder,

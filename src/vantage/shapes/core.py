@@ -207,7 +207,6 @@ def register(name: str, domain: str, symmetry: str) -> Callable[[Callable[[Build
 
 def get_category(name: str) -> Category:
     """The registered category ``name``; a clear error lists the known names otherwise."""
-    _ensure_loaded()
     try:
         return CATEGORIES[name]
     except KeyError:
@@ -216,19 +215,13 @@ def get_category(name: str) -> Category:
         ) from None
 
 
-def _ensure_loaded() -> None:
-    from vantage.shapes import furniture, objects, vehicles  # noqa: F401  (registers categories)
-
-
 def in_domain_categories() -> list[str]:
     """The 13 in-domain categories, in the benchmark's (alphabetical) order."""
-    _ensure_loaded()
     return sorted(n for n, c in CATEGORIES.items() if c.domain == "in")
 
 
 def out_of_domain_categories() -> list[str]:
     """The 11 out-of-domain categories, alphabetical."""
-    _ensure_loaded()
     return sorted(n for n, c in CATEGORIES.items() if c.domain == "out")
 
 

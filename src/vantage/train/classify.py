@@ -15,9 +15,10 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from vantage.models import TRL_MODES, add_3dtrl
+from vantage.data.sampling import KeyedAugment
+from vantage.models import RZ_CONVENTIONS, TRL_MODES, add_3dtrl
 from vantage.train.common import (
     ResumableRNG,
     RunConfig,
@@ -49,6 +50,7 @@ class ClassifyTrainConfig(RunConfig):
     pretrained: bool = False
     trl3d: str = "none"  # none | faithful | improved
     trl_position: float = 1 / 3
+    trl_rz_convention: str | None = None  # None: the mode's default (faithful: the reference code's Rz)
     image_size: int = 32
     train_view_set: str = "canonical"  # canonical | fib50 (with train_min_elevation: 0 -> its upper half)
     train_min_elevation: float | None = None
@@ -65,6 +67,8 @@ class ClassifyTrainConfig(RunConfig):
     def __post_init__(self) -> None:
         if self.trl3d not in ("none", *TRL_MODES):
             raise ValueError(f"trl3d must be none, faithful or improved, got {self.trl3d!r}")
+        if self.trl_rz_convention not in (None, *RZ_CONVENTIONS):
+            raise ValueError(f"trl_rz_convention must be one of {RZ_CONVENTIONS}, got {self.trl_rz_convention!r}")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.image_size < 8:
@@ -82,7 +86,7 @@ def build_classifier(cfg: ClassifyTrainConfig, num_classes: int) -> torch.nn.Mod
         kwargs["img_size"] = cfg.image_size
     model = timm.create_model(cfg.model, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs)
     if cfg.trl3d != "none":
-        add_3dtrl(model, position=cfg.trl_position, mode=cfg.trl3d)
+        add_3dtrl(model, position=cfg.trl_position, mode=cfg.trl3d, rz_convention=cfg.trl_rz_convention)
     return model
 
 
@@ -96,25 +100,6 @@ def train_view_filter(cfg: ClassifyTrainConfig):
         return None
     lo = cfg.train_min_elevation
     return lambda r: r.elevation_deg is not None and r.elevation_deg > lo
-
-
-class _KeyedAugment(Dataset):
-    """Wraps a dataset of PIL images: ``(epoch, index)`` keys seed the augmentation (exact resume)."""
-
-    def __init__(self, base: Any, augment: Any, seed: int, image_key: str | None) -> None:
-        self.base, self.augment, self.seed, self.image_key = base, augment, seed, image_key
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
-        from vantage.data.read import item_seed, seeded_cpu_rng
-
-        epoch, index = key if isinstance(key, tuple) else (0, key)
-        item = self.base[index]
-        img, label = (item["image"], item["label"]) if self.image_key else item
-        with seeded_cpu_rng(item_seed(self.seed, epoch, index)):
-            return {"image": self.augment(img), "label": label}
 
 
 def classification_loader(data: str | Path, cfg: ClassifyTrainConfig) -> tuple[DataLoader, list[str]]:
@@ -140,11 +125,11 @@ def classification_loader(data: str | Path, cfg: ClassifyTrainConfig) -> tuple[D
             data, split="train", view_set=cfg.train_view_set, domain="in", transform=lambda im: im,
             where=train_view_filter(cfg),
         )  # fmt: skip
-        ds = _KeyedAugment(base, augment, cfg.seed, "image")
+        ds = KeyedAugment(base, augment, cfg.seed, fields=("image", "label"))
     elif (data / "train").is_dir():
         base = datasets.ImageFolder(str(data / "train"))
         classes = list(base.classes)
-        ds = _KeyedAugment(base, augment, cfg.seed, None)
+        ds = KeyedAugment(base, augment, cfg.seed)
     else:
         raise FileNotFoundError(f"{data} is neither a built vantage dataset nor an ImageFolder with a train/ folder")
     loader = DataLoader(
@@ -194,7 +179,10 @@ class ClassifyModule(ResumableRNG, L.LightningModule):
 def load_classifier(path: str | Path) -> tuple[torch.nn.Module, ClassifyTrainConfig, list[str]]:
     """(model in eval mode, its config, class names) from a `vantage train classify` checkpoint."""
     hp, state = load_vantage_checkpoint(path, ("cfg", "classes"), "vantage train classify")
-    cfg = ClassifyTrainConfig(**{**hp["cfg"], "pretrained": False})
+    fields = {**hp["cfg"], "pretrained": False}
+    if "trl_rz_convention" not in fields:  # checkpoints from before the option used the standard Rz
+        fields["trl_rz_convention"] = "standard"
+    cfg = ClassifyTrainConfig(**fields)
     model = build_classifier(cfg, len(hp["classes"]))
     model.load_state_dict(strip_prefix(state, "model."))
     return model.eval(), cfg, list(hp["classes"])

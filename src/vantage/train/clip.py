@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from vantage.data.sampling import KeyedAugment, rank_world
 from vantage.losses.cross_view import EMACentres, cross_view_loss, mine_outlier_views
 from vantage.models.clip import (
     OVTModel,
@@ -172,26 +173,18 @@ def _clip_normalize() -> Any:
     return v2.Normalize(OPENAI_DATASET_MEAN, OPENAI_DATASET_STD)
 
 
-class _KeyedPairs(Dataset):
+class _KeyedPairs(KeyedAugment):
     """Multi-view rows then clean rows; ``(epoch, index)`` keys seed each item's augmentation."""
 
     def __init__(self, mv: list[Any], clean: list[Any], objects: list[str], augment: Any, seed: int) -> None:
         from vantage.data.read import CaptionPairDataset
 
-        self.pairs = CaptionPairDataset(mv + clean, transform=lambda im: im, objects=objects)
-        self.n_mv, self.augment, self.seed = len(mv), augment, seed
-
-    def __len__(self) -> int:
-        return len(self.pairs)
+        super().__init__(CaptionPairDataset(mv + clean, transform=lambda im: im, objects=objects), augment, seed)
+        self.n_mv = len(mv)
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
-        from vantage.data.read import item_seed, seeded_cpu_rng
-
-        epoch, index = key
-        item = self.pairs[index]
-        with seeded_cpu_rng(item_seed(self.seed, epoch, index)):
-            item["image"] = self.augment(item["image"])
-        item["multiview"] = index < self.n_mv
+        item = super().__getitem__(key)
+        item["multiview"] = key[1] < self.n_mv
         return item
 
 
@@ -235,7 +228,7 @@ class MixedBatchSampler(Sampler):
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
         batches = self._mv_batches(rng)
-        rank, world = _rank_world()
+        rank, world = rank_world()
         for b, mv in enumerate(batches[: len(self) * world]):
             if b % world != rank:
                 continue
@@ -249,14 +242,7 @@ class MixedBatchSampler(Sampler):
             n = int(per_obj.sum()) // (self.mv_per_batch // self.views_per_object)
         else:
             n = self.n_mv // self.mv_per_batch
-        return max(1, n // _rank_world()[1])
-
-
-def _rank_world() -> tuple[int, int]:
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+        return max(1, n // rank_world()[1])
 
 
 def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -419,7 +405,7 @@ def train_clip(
         return save_clip(module.model.eval(), module.model_cfg, out / "model")
     size = module.model_cfg["vision_cfg"]["image_size"]
     ds = _KeyedPairs(rows, [], objects, _augmentation("crop", size, cfg.crop_scale), cfg.seed)
-    sampler = MixedBatchSampler([ds.pairs.object_to_idx[r.obj_id] for r in rows], 0, cfg.batch_size, 0, cfg.seed)
+    sampler = MixedBatchSampler([ds.base.object_to_idx[r.obj_id] for r in rows], 0, cfg.batch_size, 0, cfg.seed)
     loader = _loader(ds, sampler, cfg.num_workers)
     return _fit_and_export(module, loader, cfg, out, progress, stop_after)
 
@@ -454,7 +440,7 @@ def train_ovt(
     module = ClipTuneModule(cfg, "ovt", objects, mining_rows=mv)
     size = module.model_cfg["vision_cfg"]["image_size"]
     ds = _KeyedPairs(mv, clean_rows, objects, _augmentation(cfg.augment, size), cfg.seed)
-    mv_objects = [ds.pairs.object_to_idx[r.obj_id] for r in mv]
+    mv_objects = [ds.base.object_to_idx[r.obj_id] for r in mv]
     sampler = MixedBatchSampler(mv_objects, len(clean_rows), cfg.batch_size, cfg.clean_batch_size, cfg.seed,
                                 cfg.views_per_object)  # fmt: skip
     return _fit_and_export(module, _loader(ds, sampler, cfg.num_workers), cfg, out, progress, stop_after)

@@ -44,8 +44,14 @@ class RunConfig:
     num_workers: int = 0
     accelerator: str = "auto"
     devices: Any = 1
-    strategy: str = "auto"
+    strategy: str = "auto"  # auto: DDP when devices > 1 (see trainer_strategy)
     precision: str = "32-true"
+
+    def trainer_strategy(self) -> str:
+        """The Lightning strategy to run with: ``strategy``, except that "auto" on more than one device is DDP."""
+        count = self.devices if isinstance(self.devices, int) else len(self.devices) if isinstance(
+            self.devices, list | tuple) else 1  # fmt: skip
+        return "ddp" if self.strategy == "auto" and count > 1 else self.strategy
 
 
 class AtomicCheckpoint(ModelCheckpoint):
@@ -62,15 +68,19 @@ class AtomicCheckpoint(ModelCheckpoint):
 
 
 def capture_rng() -> dict[str, Any]:
-    """Python, NumPy and torch RNG states as tensors and plain lists (loadable with ``weights_only=True``),
-    stored in checkpoints so that a resumed run draws the same random numbers as an uninterrupted one."""
+    """Python, NumPy, torch CPU and (when CUDA is initialised) per-device CUDA RNG states as tensors and plain
+    lists (loadable with ``weights_only=True``), stored in checkpoints so that a resumed run draws the same
+    random numbers as an uninterrupted one."""
     version, py_state, gauss = random.getstate()
     key, np_state, pos, has_gauss, cached = np.random.get_state()
-    return {
+    state = {
         "python": [version, list(py_state), gauss],
         "numpy": [key, torch.from_numpy(np_state.astype(np.int64)), pos, has_gauss, cached],
         "torch": torch.get_rng_state(),
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def restore_rng(state: dict[str, Any]) -> None:
@@ -80,6 +90,9 @@ def restore_rng(state: dict[str, Any]) -> None:
     key, np_state, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((key, np_state.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def last_checkpoint(out: str | Path) -> Path | None:
@@ -211,7 +224,7 @@ def fit_resumable(
         max_epochs=cfg.epochs if stop_after is None else min(cfg.epochs, stop_after),
         accelerator=cfg.accelerator,
         devices=cfg.devices,
-        strategy=cfg.strategy,
+        strategy=cfg.trainer_strategy(),
         precision=cfg.precision,
         default_root_dir=out,
         callbacks=[clock := TrainClock(), ckpt],

@@ -1,0 +1,61 @@
+"""What every bench suite gets: the run's preset, output folder and shared inputs, and where its data is."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vantage.config import from_dict
+
+__all__ = ["BenchContext", "default_coil20", "resolve_dataset"]
+
+
+@dataclass
+class BenchContext:
+    """The preset, where to write, shared inputs, earlier suites' results and a per-run memo (decoded data)."""
+
+    preset: str
+    config: dict[str, Any]
+    out: Path
+    overrides: Sequence[str] = ()
+    data_root: Path | None = None
+    coil20: Path | None = None
+    workers: int | None = None
+    progress: bool = True
+    dataset_root: Path | None = None  # set by the data suite for the suites after it
+    results: dict[str, Any] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        """How errors name this run's config."""
+        return f"preset {self.preset}"
+
+    def real_data(self) -> Path | None:
+        """The COIL-20 folder when it exists, else None."""
+        return self.coil20 if self.coil20 is not None and Path(self.coil20).is_dir() else None
+
+
+def default_coil20() -> Path | None:
+    """COIL-20 location: ``$VANTAGE_COIL20``, else ``../shared/data/coil20`` if it exists, else None."""
+    env = os.environ.get("VANTAGE_COIL20")
+    if env:
+        return Path(env)
+    candidate = Path("../shared/data/coil20")
+    return candidate.resolve() if candidate.is_dir() else None
+
+
+def resolve_dataset(ctx: BenchContext) -> Path:
+    """The dataset a method suite uses: the data suite's, else ``--data``, else the preset's cached build."""
+    from vantage.data import BuildConfig, dataset_dir
+
+    root = ctx.dataset_root or ctx.data_root
+    if root is None:
+        root = dataset_dir(from_dict(BuildConfig, ctx.config.get("data", {}) or {}, f"{ctx.where}: data"))
+    root = Path(root)
+    if not (root / "dataset.json").is_file():
+        raise FileNotFoundError(f"no built dataset at {root}: run the data suite first (or pass --data)")
+    return root

@@ -1,0 +1,167 @@
+"""The run grid every method suite shares: variants x seeds, train-or-resume, one cached evaluation per run
+(keyed by the model, the data and the evaluation settings), mean ± std over seeds, deltas vs a baseline."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vantage.bench.context import BenchContext
+from vantage.bench.stats import aggregate_seeds, delta_tree
+from vantage.config import config_hash
+from vantage.data.schema import METADATA_FILE
+from vantage.io import atomic_write_bytes, atomic_write_json, sha256_file
+
+__all__ = [
+    "EVAL_ARRAYS",
+    "EVAL_FILE",
+    "Evaluation",
+    "GridResult",
+    "Trained",
+    "Variant",
+    "cached_evaluation",
+    "run_grid",
+]
+
+EVAL_FILE = "eval.json"
+EVAL_ARRAYS = "eval.npz"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of a method's table: its label, run-folder stem, the train fields it sets, and the row its
+    deltas are measured against (None: no delta row)."""
+
+    name: str
+    key: str
+    fields: dict[str, Any] = field(default_factory=dict, hash=False)
+    baseline: str | None = None
+
+
+@dataclass
+class Trained:
+    """What training one (variant, seed) produced: the artefact to evaluate (a checkpoint, a model folder, or
+    None for an untrained model), a hash that identifies it for the evaluation cache, and its typed config."""
+
+    path: Path | None
+    ident: str
+    config: Any = None
+
+
+@dataclass
+class Evaluation:
+    """One evaluation: the JSON table (aggregated over seeds), arrays kept beside it for plots, extra facts."""
+
+    table: dict[str, Any]
+    arrays: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+TrainFn = Callable[[Variant, int, Path, dict[str, Trained]], Trained]
+EvalFn = Callable[[Variant, int, Trained], Evaluation]
+
+
+def cached_evaluation(run_dir: Path, key: str, compute: Callable[[], Evaluation]) -> tuple[Evaluation, float]:
+    """``(evaluation, seconds)`` from ``<run_dir>/eval.json`` (+ ``eval.npz``) if it was made under ``key``,
+    else computed, timed and saved atomically (arrays first, so a kept JSON always has its arrays)."""
+    path, arrays_path = run_dir / EVAL_FILE, run_dir / EVAL_ARRAYS
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            saved = {}  # a corrupt cache is recomputed
+        if saved.get("key") == key and (not saved.get("has_arrays") or arrays_path.is_file()):
+            return Evaluation(saved["table"], {}, saved.get("extra", {})), float(saved.get("seconds", 0.0))
+    start = time.perf_counter()
+    ev = compute()
+    seconds = round(time.perf_counter() - start, 2)
+    if ev.arrays:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in ev.arrays.items()})
+        atomic_write_bytes(arrays_path, buf.getvalue())
+    record = {"key": key, "table": ev.table, "extra": ev.extra, "seconds": seconds, "has_arrays": bool(ev.arrays)}
+    atomic_write_json(path, record)
+    return ev, seconds
+
+
+@dataclass
+class GridResult:
+    """Every (variant, seed) of a suite: tables, timings and run folders."""
+
+    variants: list[Variant]
+    seeds: list[int]
+    run_dirs: dict[tuple[str, int], Path] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    delta_view: Callable[[dict[str, Any]], dict[str, Any]] = lambda t: t
+
+    def aggregate(self) -> dict[str, Any]:
+        """Mean ± std over seeds per variant, in row order."""
+        return {v.name: aggregate_seeds(self.tables[v.name]) for v in self.variants if v.name in self.tables}
+
+    def deltas(self) -> dict[str, Any]:
+        """Each variant with a baseline minus that baseline, seed by seed, then mean ± std over seeds."""
+        out = {}
+        for v in self.variants:
+            if v.baseline is None or v.baseline not in self.tables or v.name not in self.tables:
+                continue
+            pairs = zip(self.tables[v.name], self.tables[v.baseline], strict=False)
+            out[v.name] = aggregate_seeds([delta_tree(self.delta_view(a), self.delta_view(b)) for a, b in pairs])
+        return out
+
+    def arrays(self, name: str, seed: int) -> dict[str, np.ndarray]:
+        """The saved evaluation arrays of one run ({} if it has none)."""
+        path = self.run_dirs[(name, seed)] / EVAL_ARRAYS
+        if not path.is_file():
+            return {}
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+
+    def record(self) -> dict[str, Any]:
+        """The generic part of a suite's result: table, row order, deltas and per-run facts."""
+        table = self.aggregate()
+        return {"table": table, "order": list(table), "deltas": self.deltas(), "runs": self.runs}
+
+
+def run_grid(
+    ctx: BenchContext,
+    variants: Sequence[Variant],
+    seeds: Sequence[int],
+    train: TrainFn,
+    evaluate: EvalFn,
+    *,
+    folder: str,
+    root: Path,
+    key: Callable[[Variant, int, Trained], dict[str, Any]] = lambda v, s, t: {},
+    delta_view: Callable[[dict[str, Any]], dict[str, Any]] = lambda t: t,
+) -> GridResult:
+    """For each seed, each variant: ``train`` into ``<out>/<folder>/<variant.key>-seed<seed>`` (resuming), then
+    ``evaluate`` once per (trained model, data, ``key``), cached in the run folder."""
+    from vantage.train import train_seconds
+
+    data_hash = sha256_file(root / METADATA_FILE)
+    grid = GridResult(list(variants), list(seeds), delta_view=delta_view)
+    for seed in seeds:
+        done: dict[str, Trained] = {}
+        for v in variants:
+            run_dir = ctx.out / folder / f"{v.key}-seed{seed}"
+            run_dir.mkdir(parents=True, exist_ok=True)
+            trained = done[v.name] = train(v, seed, run_dir, done)
+            cache_key = config_hash({"model": trained.ident, "data": data_hash, "eval": key(v, seed, trained)})
+            ev, seconds = cached_evaluation(run_dir, cache_key, lambda v=v, seed=seed, t=trained: evaluate(v, seed, t))
+            grid.run_dirs[(v.name, seed)] = run_dir
+            grid.tables.setdefault(v.name, []).append(ev.table)
+            grid.runs[f"{v.name}/seed{seed}"] = {
+                "table": ev.table,
+                **ev.extra,
+                "train_seconds": train_seconds(run_dir),
+                "eval_seconds": seconds,
+            }
+    return grid

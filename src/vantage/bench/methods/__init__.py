@@ -1,0 +1,9 @@
+"""The built-in method plug-ins; importing this package registers them (see vantage.bench.plugin)."""
+
+from vantage.bench.methods.data import DataSuite
+from vantage.bench.methods.ovt import OVTBenchConfig, OVTMethod
+from vantage.bench.methods.pose_ssl import PoseSSLBenchConfig, PoseSSLMethod
+from vantage.bench.methods.trl3d import TRLBenchConfig, TRLMethod
+
+__all__ = ["DataSuite", "OVTBenchConfig", "OVTMethod", "PoseSSLBenchConfig", "PoseSSLMethod", "TRLBenchConfig",
+           "TRLMethod"]  # fmt: skip

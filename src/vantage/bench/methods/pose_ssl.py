@@ -1,0 +1,206 @@
+"""Pose-aware SSL plug-in: each SSL method with and without the trajectory loss, the supervised baseline and an
+untrained encoder, trained on the preset's data and scored by the semantic + pose benchmark, per seed."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vantage.bench.context import BenchContext
+from vantage.bench.grid import Evaluation, Trained, Variant
+from vantage.bench.plugin import MethodPlugin, Settings, register_method
+from vantage.config import config_hash, from_dict, to_dict
+from vantage.eval.metrics import POSE_METRICS, lookup, variant_table_rows
+from vantage.eval.pose_ssl import PoseEvalConfig
+from vantage.io import sha256_file
+from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed, mean_of
+from vantage.train.ssl import SSLTrainConfig
+
+__all__ = ["PoseSSLBenchConfig", "PoseSSLMethod"]
+
+
+@dataclass
+class PoseSSLBenchConfig:
+    """Which runs the suite makes (the preset's ``ssl.bench`` section)."""
+
+    methods: list[str] = field(default_factory=lambda: ["vicreg", "simclr", "simsiam"])
+    traj_weights: list[float] = field(default_factory=lambda: [0.1])  # one "+traj" row per weight (a sweep)
+    supervised: bool = True
+    random_init: bool = True
+    seeds: list[int] = field(default_factory=lambda: [0])
+    plot_tap: str = "conv3"
+
+    def __post_init__(self) -> None:
+        from vantage.losses import SSL_METHOD_TABLE
+
+        bad = [m for m in self.methods if m not in SSL_METHOD_TABLE]
+        if bad:
+            raise ValueError(f"methods {bad} unknown; choose from {list(SSL_METHOD_TABLE)}")
+        if not self.traj_weights or min(self.traj_weights) <= 0:
+            raise ValueError(f"traj_weights must be > 0 (runs without the loss are made anyway): {self.traj_weights}")
+        if not self.seeds:
+            raise ValueError("seeds must list at least one seed")
+
+
+def _mean(agg: dict[str, Any], path: str) -> float | None:
+    return mean_of(lookup(agg, path))
+
+
+@register_method
+class PoseSSLMethod(MethodPlugin):
+    """Trajectory-regularised pose-aware SSL and its semantic + pose benchmark."""
+
+    name = "pose_ssl"
+    title = "Pose-aware SSL: semantics and pose"
+    section = "ssl"
+    parts: ClassVar[dict[str, type]] = {"train": SSLTrainConfig, "eval": PoseEvalConfig, "bench": PoseSSLBenchConfig}
+
+    def variants(self, s: Settings) -> list[Variant]:
+        cfg: PoseSSLBenchConfig = s["bench"]
+        rows = []
+        for m in cfg.methods:
+            rows.append(Variant(m, m, {"method": m, "traj_weight": 0.0}))
+            rows += [Variant(f"{m}+traj{w:g}", f"{m}+traj{w:g}", {"method": m, "traj_weight": w}, baseline=m)
+                     for w in cfg.traj_weights]  # fmt: skip
+        if cfg.supervised:
+            rows.append(Variant("supervised", "supervised", {"method": "supervised", "traj_weight": 0.0}))
+        if cfg.random_init:
+            rows.append(Variant("random-init", "random-init", {"method": "vicreg", "traj_weight": 0.0}))
+        return rows
+
+    def _config(self, s: Settings, v: Variant, seed: int) -> SSLTrainConfig:
+        return from_dict(SSLTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
+
+    def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
+              done: dict[str, Trained]) -> Trained:  # fmt: skip
+        from vantage.train import train_ssl
+
+        cfg = self._config(s, v, seed)
+        if v.name == "random-init":
+            return Trained(None, f"random-init:{config_hash(to_dict(cfg))}", cfg)
+        ckpt = train_ssl(cfg, root, run_dir, progress=ctx.progress)
+        return Trained(ckpt, sha256_file(ckpt), cfg)
+
+    def _eval_config(self, s: Settings, seed: int, trained: Trained) -> PoseEvalConfig:
+        from vantage.eval import eval_image_size
+
+        size = eval_image_size(s["eval"].image_size, trained.config.image_size)
+        return dataclasses.replace(s["eval"], seed=seed, image_size=size)
+
+    def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:
+        return {"eval": to_dict(self._eval_config(s, seed, trained)), "coil20": str(ctx.real_data())}
+
+    def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,
+                 root: Path) -> Evaluation:  # fmt: skip
+        import torch
+
+        from vantage.eval import evaluate_pose_ssl, load_pose_eval_data
+        from vantage.models import FeatureExtractor
+        from vantage.train import build_backbone, load_ssl_extractor
+
+        ecfg = self._eval_config(s, seed, trained)
+        if trained.path is not None:
+            extractor, _ = load_ssl_extractor(trained.path)
+        else:
+            torch.manual_seed(seed)
+            extractor = FeatureExtractor(build_backbone(trained.config)).eval()
+        coil20 = ctx.real_data()
+        memo_key = ("pose_eval_data", str(root), ecfg.image_size, str(coil20))
+        if memo_key not in ctx.memo:
+            ctx.memo[memo_key] = load_pose_eval_data(root, ecfg, coil20)
+        result = evaluate_pose_ssl(extractor, ctx.memo[memo_key], ecfg, progress=ctx.progress)
+        return Evaluation(result.table, result.arrays, {"phase_seconds": result.seconds})
+
+    def delta_view(self, table: dict[str, Any]) -> dict[str, Any]:
+        return {tap: {label: lookup(t, path) for label, path in POSE_METRICS.items()} for tap, t in table.items()}
+
+    def finish(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, Any]:
+        rec = grid.record()
+        taps = list(s["eval"].taps)
+        return {
+            "coil20": str(ctx.real_data()) if ctx.real_data() else "absent",
+            "train_config": s.raw["train"],
+            "eval_config": to_dict(s["eval"]),
+            "bench_config": to_dict(s["bench"]),
+            "taps": taps,
+            **rec,
+            "deltas": {"traj_minus_plain": rec["deltas"], "tap_minus_pooled": _tap_minus_pooled(rec["table"], taps)},
+            "plots": self._plots(ctx, s, grid),
+        }
+
+    def _plots(self, ctx: BenchContext, s: Settings, grid: Any) -> dict[str, str]:
+        """Per-viewpoint absolute-pose accuracy on the sphere and error histograms (first seed, ``plot_tap``)."""
+        from vantage.report import error_histograms, sphere_value_plot
+
+        cfg, taps = s["bench"], s["eval"].taps
+        tap = cfg.plot_tap if cfg.plot_tap in taps else taps[0]
+        seed = cfg.seeds[0]
+        per_view: dict[str, np.ndarray] = {}
+        errors: dict[str, dict[str, np.ndarray]] = {"in-domain (Fib50)": {}, "unseen poses (Fib100)": {}}
+        dirs = None
+        for v in grid.variants:
+            z = grid.arrays(v.name, seed)
+            if not z:
+                continue
+            dirs = z["view_dirs"]
+            per_view[v.name] = z[f"{tap}/in_domain/per_view_top1"]
+            errors["in-domain (Fib50)"][v.name] = z[f"{tap}/in_domain/errors_deg"]
+            if f"{tap}/unseen_poses/errors_deg" in z:
+                errors["unseen poses (Fib100)"][v.name] = z[f"{tap}/unseen_poses/errors_deg"]
+        if dirs is None:
+            return {}
+        title = f"Absolute-pose kNN top-1 per Fib(50) viewpoint, test objects ({tap}, seed {seed})"
+        sphere_value_plot(dirs, per_view, ctx.out / "pose_ssl_sphere.png", title)
+        errors = {k: v for k, v in errors.items() if v}
+        error_histograms(errors, ctx.out / "pose_ssl_errors.png", f"Absolute-pose geodesic errors ({tap}, seed {seed})")
+        return {"sphere": "pose_ssl_sphere.png", "errors": "pose_ssl_errors.png", "tap": tap}
+
+    def present(self, res: dict[str, Any], run_dir: Path) -> Section:
+        seeds = res.get("bench_config", {}).get("seeds", [])
+        blocks: list[Any] = [
+            Text(
+                f"Top-1 (%) per feature tap, mean ± std over seeds {seeds}. abs = absolute pose (per-category kNN "
+                "over Fib(50) view bins; unseen poses: accuracy within 30°), rel = relative-pose probe (50 rotation "
+                "bins), COIL-20 = relative azimuth on real photographs (12 bins)."
+            )
+        ]
+        for tap in res.get("taps", []):
+            rows = variant_table_rows(res.get("table", {}), tap, fmt_mean_std, res.get("order"))
+            blocks.append(Table(["model", *POSE_METRICS], rows, title=tap))
+        deltas = res.get("deltas", {})
+        for key, title in (("traj_minus_plain", "Trajectory loss: +traj minus plain (points, same seed)"),
+                           ("tap_minus_pooled", "Mid-layer taps minus pooled (points, means)")):  # fmt: skip
+            rows = [
+                [name, tap, *(fmt_signed(d.get(label)) for label in POSE_METRICS)]
+                for name, by_tap in deltas.get(key, {}).items()
+                for tap, d in by_tap.items()
+            ]
+            if rows:
+                blocks.append(Table(["model", "tap", *POSE_METRICS], rows, title=title))
+        plots = res.get("plots", {})
+        blocks.append(Figure(plots.get("sphere"), "Absolute-pose accuracy per viewpoint (azimuth x elevation)"))
+        blocks.append(Figure(plots.get("errors"), "Absolute-pose geodesic error histograms"))
+        cfg = {**res.get("train_config", {}), **{f"eval.{k}": v for k, v in res.get("eval_config", {}).items()}}
+        blocks.append(KeyValues(cfg, "configuration", collapsed=True))
+        return Section(f"{self.title} (seeds {seeds}; top-1 %, mean ± std)", blocks)
+
+
+def _tap_minus_pooled(agg: dict[str, Any], taps: list[str]) -> dict[str, Any]:
+    """Each mid-layer tap minus the pooled feature, per model (difference of means)."""
+    out: dict[str, Any] = {}
+    for name, table in agg.items():
+        out[name] = {
+            tap: {
+                label: round(b - a, 2)
+                for label, path in POSE_METRICS.items()
+                if (a := _mean(table, f"pooled/{path}")) is not None
+                and (b := _mean(table, f"{tap}/{path}")) is not None
+            }
+            for tap in taps
+            if tap != "pooled" and "pooled" in taps
+        }
+    return out

@@ -62,7 +62,7 @@ def turntable(tmp_path_factory) -> Path:
     from vantage.render.base import Background
 
     root = tmp_path_factory.mktemp("turntable")
-    cfg = small_config(in_domain=["airplane", "car", "chair", "table", "sofa", "bottle"], out_of_domain=[])
+    cfg = small_config(in_domain=["airplane", "car", "chair", "table", "sofa", "lamp"], out_of_domain=[])
     tasks = [t for t in plan_objects(cfg) if t.split == "train"][:TURNTABLE_OBJECTS]
     renderer = create_renderer("pybullet", supersample=1)
     try:

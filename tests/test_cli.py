@@ -251,8 +251,18 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     assert res.returncode == 1 and "foreground tokens" in res.stderr and "Traceback" not in res.stderr
     # Re-running reuses every checkpoint and cached evaluation.
     res = run_cli(
-        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--suite", "pose_ssl", "-q",
-        "--coil20", str(turntable),
+        "bench",
+        "--preset",
+        "quick",
+        "--data",
+        str(quick_build),
+        "--out",
+        str(run),
+        "--suite",
+        "pose_ssl",
+        "-q",
+        "--coil20",
+        str(turntable),
     )
     assert res.returncode == 0, res.stderr
     again = json.loads((run / "results.json").read_text())["suites"]["pose_ssl"]

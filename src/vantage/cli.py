@@ -280,13 +280,14 @@ def eval_pose_ssl_cmd(
         for o in overrides or []:
             set_override(fields, o)
         cfg = from_dict(PoseEvalConfig, fields, "eval pose-ssl")
-        root = resolve_data_root(data, preset)
         if model is None:
             extractor, train_cfg = load_ssl_extractor(checkpoint)
-            cfg.image_size = eval_image_size(cfg.image_size, train_cfg.image_size)
+            trained_size = train_cfg.image_size
         else:
             extractor = FeatureExtractor(create_backbone(model, pretrained, checkpoint, stem=stem)).eval()
-            cfg.image_size = eval_image_size(cfg.image_size, None, load_card(root).get("image_size", 224))
+            trained_size = None
+        root = resolve_data_root(data, preset)
+        cfg.image_size = eval_image_size(cfg.image_size, trained_size, load_card(root).get("image_size", 224))
         coil = None if no_coil20 else (coil20 or default_coil20())
         eval_data = load_pose_eval_data(root, cfg, coil, progress=not quiet)
         result = evaluate_pose_ssl(extractor, eval_data, cfg, progress=not quiet)

@@ -1,20 +1,17 @@
 """Benchmark suites: method plug-ins, the run grid they share, and the runner that loops over them."""
 
-import vantage.bench.methods  # noqa: F401  (registers the built-in plug-ins)
 from vantage.bench.context import BenchContext, default_coil20, resolve_dataset
-from vantage.bench.grid import GridResult, cached_evaluation, run_grid
-from vantage.bench.plugin import (
-    METHODS,
-    Evaluation,
-    MethodPlugin,
-    Settings,
-    Trained,
-    Variant,
+from vantage.bench.grid import Evaluation, GridResult, Trained, Variant, cached_evaluation, run_grid
+from vantage.bench.plugin import METHODS, MethodPlugin, Settings, register_method
+from vantage.bench.runner import (
+    check_bench_config,
     get_method,
+    machine_info,
     method_settings,
-    register_method,
+    render_report,
+    report_sections,
+    run_bench,
 )
-from vantage.bench.runner import check_bench_config, machine_info, render_report, report_sections, run_bench
 
 __all__ = [
     "METHODS",

@@ -56,13 +56,18 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+_STATE = {"debug": False}
+
+
 @app.callback()
 def main_callback(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Print the full traceback of an error.")] = False,
 ) -> None:
     """vantage: learn and measure viewpoint-robust visual representations."""
+    _STATE["debug"] = debug
 
 
 PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Preset name (quick, default, paper) or YAML path.")]
@@ -73,6 +78,9 @@ DevicesOpt = Annotated[int, typer.Option(help="Devices (processes) per node; >1 
 AcceleratorOpt = Annotated[str, typer.Option(help="auto | cpu | gpu")]
 StopAfterOpt = Annotated[int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+OverwriteRunOpt = Annotated[
+    bool, typer.Option(help="Discard a run in --out that was trained with another config (or is corrupt).")
+]
 
 
 def _echo_once(message: str) -> None:
@@ -197,6 +205,7 @@ def train_ssl_cmd(
         list[str] | None, typer.Option("--set", help="Override an SSL config field: key=value.")
     ] = None,
     stop_after: StopAfterOpt = None,
+    overwrite: OverwriteRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Pose-aware SSL on the triplet view set (settings: the preset's ssl.train, then these options);
@@ -225,7 +234,7 @@ def train_ssl_cmd(
         cfg = from_dict(SSLTrainConfig, fields, "train ssl")
         root = resolve_data_root(data, preset)
         run = out or Path("runs") / "ssl" / f"{cfg.method}-traj{cfg.traj_weight:g}-seed{cfg.seed}"
-        ckpt = train_ssl(cfg, root, run, progress=not quiet, stop_after=stop_after)
+        ckpt = train_ssl(cfg, root, run, progress=not quiet, stop_after=stop_after, overwrite=overwrite)
     except _known_errors() as e:
         raise _fail(str(e)) from None
     _echo_once(f"checkpoint: {ckpt}")
@@ -327,6 +336,7 @@ def train_classify_cmd(
         list[str] | None, typer.Option("--set", help="Override a classify config field (trl3d.train): key=value.")
     ] = None,
     stop_after: StopAfterOpt = None,
+    overwrite: OverwriteRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Supervised classification on a restricted view range, optionally with 3DTRL (settings: the preset's
@@ -346,7 +356,7 @@ def train_classify_cmd(
         cfg = from_dict(ClassifyTrainConfig, fields, "train classify")
         root = resolve_data_root(data, preset, need_card=False)
         run = out or Path("runs") / "classify" / f"{cfg.trl3d}-seed{cfg.seed}"
-        ckpt = train_classify(cfg, root, run, progress=not quiet, stop_after=stop_after)
+        ckpt = train_classify(cfg, root, run, progress=not quiet, stop_after=stop_after, overwrite=overwrite)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     _echo_once(f"checkpoint: {ckpt}")
@@ -459,6 +469,7 @@ def train_clip_cmd(
     accelerator: AcceleratorOpt = "auto",
     overrides: ClipSetOpt = None,
     stop_after: StopAfterOpt = None,
+    overwrite: OverwriteRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Train a base CLIP on image-caption pairs (by default the near-front canonical views only, so that it has
@@ -473,7 +484,12 @@ def train_clip_cmd(
         cfg = from_dict(ClipTrainConfig, fields, "train clip")
         run = out or Path("runs") / "clip" / f"base-seed{cfg.seed}"
         folder = train_clip(
-            cfg, resolve_data_root(data, preset, need_card=False), run, progress=not quiet, stop_after=stop_after
+            cfg,
+            resolve_data_root(data, preset, need_card=False),
+            run,
+            progress=not quiet,
+            stop_after=stop_after,
+            overwrite=overwrite,
         )
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
@@ -497,6 +513,7 @@ def train_ovt_cmd(
     accelerator: AcceleratorOpt = "auto",
     overrides: ClipSetOpt = None,
     stop_after: StopAfterOpt = None,
+    overwrite: OverwriteRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Omniview-Tuning: LoRA + VIFormer with the minimax cross-viewpoint alignment (settings: the preset's
@@ -511,9 +528,8 @@ def train_ovt_cmd(
                               overrides)  # fmt: skip
         cfg = from_dict(OVTTrainConfig, fields, "train ovt")
         run = out or Path("runs") / "ovt" / f"{cfg.variant}-seed{cfg.seed}"
-        folder = train_ovt(
-            cfg, resolve_data_root(data, preset, need_card=False), run, clean, progress=not quiet, stop_after=stop_after
-        )
+        root = resolve_data_root(data, preset, need_card=False)
+        folder = train_ovt(cfg, root, run, clean, progress=not quiet, stop_after=stop_after, overwrite=overwrite)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     _echo_once(f"model: {folder}")
@@ -579,6 +595,7 @@ def bench(
         Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
+    overwrite: OverwriteRunOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """The main job: build or reuse the preset's data, run its suites, write results.json and report.html."""
@@ -586,7 +603,7 @@ def bench(
 
     try:
         run_dir, results = run_bench(
-            preset, out, overrides or [], data, coil20, workers, progress=not quiet, suites=suites
+            preset, out, overrides or [], data, coil20, workers, progress=not quiet, suites=suites, overwrite=overwrite
         )
     except _known_errors() as e:
         raise _fail(str(e)) from None
@@ -615,9 +632,53 @@ def report(
     typer.echo(f"wrote {path}")
 
 
+# Errors whose message is the whole story (no exception type is printed for them).
+_CLEAN_ERRORS = ("ConfigError", "DatasetError", "BuildError", "CheckpointError", "NonFiniteLossError", "WriteError",
+                 "UnknownCategoryError", "MeshError", "FileNotFoundError")  # fmt: skip
+
+
+def _log_traceback() -> Path | None:
+    """Write the current exception's traceback to ``$VANTAGE_HOME/logs/`` and return the file (None if that fails)."""
+    import datetime as dt
+    import traceback
+
+    from vantage.io import atomic_write_text, vantage_home
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = vantage_home() / "logs" / f"error-{stamp}-{os.getpid()}.log"
+    try:
+        atomic_write_text(path, f"vantage {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
+    except OSError:
+        return None
+    return path
+
+
 def main() -> None:
-    """Console entry point."""
-    app(prog_name="vantage")
+    """Console entry point: every failure ends in one ``error:`` line (the traceback goes to a log file it
+    names; ``--debug`` prints it), and the exit code says whether the command worked."""
+    try:
+        code = app(prog_name="vantage", standalone_mode=False)
+    except KeyboardInterrupt:
+        typer.secho("error: interrupted", fg=typer.colors.RED, err=True)
+        code = 130
+    except Exception as e:
+        if hasattr(e, "show") and hasattr(e, "exit_code"):  # a usage error: click prints it with the usage line
+            e.show()
+            code = e.exit_code
+        elif type(e).__name__ == "Abort":
+            typer.secho("error: interrupted", fg=typer.colors.RED, err=True)
+            code = 130
+        elif _STATE["debug"]:
+            raise
+        else:
+            log = _log_traceback()
+            name = type(e).__name__
+            message = str(e) if name in _CLEAN_ERRORS else f"{name}: {e}"
+            where = f" (traceback: {log}; --debug prints it)" if log else " (--debug prints the traceback)"
+            first = message.splitlines()[0] if message else name
+            typer.secho(f"error: {first}{where}", fg=typer.colors.RED, err=True)
+            code = 1
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Atomic file writes (temp file in the same folder + rename) and small hashing helpers."""
+"""Atomic file writes (temp file in the same folder, fsync, rename) and small hashing helpers."""
 
 from __future__ import annotations
 
@@ -14,30 +14,61 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "WriteError",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "encode_png",
+    "publish",
     "remove_stale_temps",
     "sha256_bytes",
     "sha256_file",
+    "temp_path",
     "vantage_home",
 ]
 
 TEMP_MARK = ".tmp-"
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+class WriteError(OSError):
+    """A file could not be written (disk full, no permission, ...); the message names the path."""
+
+
+def temp_path(path: str | Path) -> Path:
+    """A fresh temp name beside ``path`` that :func:`remove_stale_temps` recognises (``.<name>.tmp-<pid>-<n>``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def publish(tmp: str | Path, path: str | Path) -> None:
+    """fsync the finished temp file ``tmp``, then rename it to ``path`` (atomic on one file system)."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one: a temp file
+    beside it, fsynced, then renamed. On failure the temp file is removed and :class:`WriteError` names ``path``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent)
+    except OSError as e:
+        raise WriteError(e.errno, f"could not write {path}: {e.strerror}") from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise WriteError(e.errno, f"could not write {path}: {e.strerror} (temp file removed)") from e
         raise
 
 
@@ -52,11 +83,12 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Non
 
 
 def remove_stale_temps(root: str | Path) -> int:
-    """Delete temp files a killed writer left under ``root``; returns how many."""
+    """Delete temp files a killed writer left under ``root`` (also Lightning-style ``<name>.tmp-<pid>``
+    checkpoint temps); returns how many."""
     n = 0
     for dirpath, _, files in os.walk(root):
         for f in files:
-            if f.startswith(".") and TEMP_MARK in f:
+            if TEMP_MARK in f and (f.startswith(".") or f.split(TEMP_MARK)[-1].isdigit()):
                 Path(dirpath, f).unlink(missing_ok=True)
                 n += 1
     return n

@@ -25,6 +25,7 @@ class BenchContext:
     coil20: Path | None = None
     workers: int | None = None
     progress: bool = True
+    overwrite: bool = False  # retrain runs whose config changed instead of refusing them
     dataset_root: Path | None = None  # set by the data suite for the suites after it
     results: dict[str, Any] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)

@@ -119,11 +119,12 @@ def run_bench(
     workers: int | None = None,
     progress: bool = True,
     suites: Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Run the preset's suites in order; write ``results.json`` and ``report.html`` under ``out``.
 
     ``overrides`` are ``section.key=value`` assignments over the whole preset (``data.image_size=32``,
-    ``ssl.bench.seeds=[0,1,2]``).
+    ``ssl.bench.seeds=[0,1,2]``); ``overwrite`` retrains runs in ``out`` whose config changed (else refused).
     """
     config = load_preset(preset)
     for o in overrides:
@@ -143,6 +144,7 @@ def run_bench(
         coil20=Path(coil20) if coil20 else default_coil20(),
         workers=workers,
         progress=progress,
+        overwrite=overwrite,
     )
     results: dict[str, Any] = {
         "preset": str(preset),

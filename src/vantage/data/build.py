@@ -11,6 +11,7 @@ atomically), so a killed build re-run skips finished objects and re-renders the 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import multiprocessing as mp
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from vantage import __version__
 from vantage.config import ConfigError, config_hash, from_dict, load_preset, set_override, to_dict
@@ -101,6 +103,8 @@ class CameraConfig:
             raise ValueError(f"camera distance must exceed 1 (the object radius), got {self.distance}")
         if not 0.0 <= self.distance_jitter < 0.5:
             raise ValueError(f"distance_jitter must be in [0, 0.5), got {self.distance_jitter}")
+        if not 1.0 <= self.fov_deg <= 170.0:
+            raise ValueError(f"fov_deg must be in [1, 170] degrees, got {self.fov_deg}")
 
 
 @dataclass
@@ -287,7 +291,20 @@ def dataset_dir(cfg: BuildConfig) -> Path:
 _WORKER: dict = {}
 
 
-def _init_worker(root: str, cfg: BuildConfig) -> None:
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to end this render worker when its parent dies (even by SIGKILL)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+
+
+def _init_worker(root: str, cfg: BuildConfig, worker: bool = True) -> None:
+    if worker:
+        _die_with_parent()
     renderer = create_renderer(cfg.renderer, supersample=cfg.supersample)
     _WORKER.update(root=Path(root), cfg=cfg, renderer=renderer, hash=build_fingerprint(cfg))
 
@@ -318,7 +335,7 @@ def _render_object(task: ObjectTask) -> int:
         renderer.set_object(load_task_shape(task, cfg))
     except Exception as e:
         raise BuildError(f"object {task.object_id} ({task.category}): {type(e).__name__}: {e}") from e
-    rows, files = [], {}
+    rows, files, sizes = [], {}, {}
     size = cfg.image_size
     for vs_name in cfg.assign.get(task.group, []):
         specs = views_for(vs_name, cfg.view_sets[vs_name], _rng(cfg, task.object_id, vs_name))
@@ -364,8 +381,10 @@ def _render_object(task: ObjectTask) -> int:
             for rel, data in blobs.items():
                 atomic_write_bytes(root / rel, data)
                 files[rel] = sha256_bytes(data)
+                sizes[rel] = len(data)
             rows.append(record.to_json())
-    part = {"object_id": task.object_id, "fingerprint": _WORKER["hash"], "rows": rows, "files": files}
+    part = {"object_id": task.object_id, "fingerprint": _WORKER["hash"], "rows": rows, "files": files,
+            "sizes": sizes}  # fmt: skip
     atomic_write_json(root / PARTS_DIR / f"{task.object_id}.json", part, indent=None)
     return len(rows)
 
@@ -374,14 +393,26 @@ def _render_object(task: ObjectTask) -> int:
 
 
 def _part_done(root: Path, task: ObjectTask, want_hash: str) -> bool:
+    """Whether an object's files are all there as its part record wrote them (same build, every file present
+    with its recorded size; records from before sizes were kept are checked for presence)."""
     path = root / PARTS_DIR / f"{task.object_id}.json"
     if not path.is_file():
         return False
     try:
         part = json.loads(path.read_text())
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return False
-    return part.get("fingerprint") == want_hash and all((root / rel).is_file() for rel in part.get("files", {}))
+    if not isinstance(part, dict) or part.get("fingerprint") != want_hash:
+        return False
+    sizes = part.get("sizes")
+    for rel in part.get("files", {}):
+        try:
+            size = (root / rel).stat().st_size
+        except OSError:
+            return False
+        if sizes is not None and sizes.get(rel) != size:
+            return False
+    return True
 
 
 def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) -> None:
@@ -480,24 +511,40 @@ def build_dataset(
     ``shard=(i, n)`` renders only objects with index % n == i, so n jobs can share the work; whichever
     call finds every object done writes the metadata and card.
     """
-    from tqdm.auto import tqdm
-
     start = time.perf_counter()
     root = Path(out)
     i, n = shard
     if not (n >= 1 and 0 <= i < n):
         raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
     cfg_hash = build_fingerprint(cfg)
+    tasks = plan_objects(cfg)  # a bad config or mesh folder fails here, before anything is written
     _prepare_root(root, cfg_hash, cfg, overwrite)
+    lock = FileLock(str(root / PARTS_DIR / "build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BuildError(
+            f"another build is writing {root} (it holds {lock.lock_file}); wait for it to finish"
+        ) from None
+    try:
+        return _build_locked(cfg, root, tasks, cfg_hash, workers, shard, progress, start)
+    finally:
+        lock.release()
+
+
+def _build_locked(cfg: BuildConfig, root: Path, tasks: list[ObjectTask], cfg_hash: str, workers: int | None,
+                  shard: tuple[int, int], progress: bool, start: float) -> BuildResult:  # fmt: skip
+    from tqdm.auto import tqdm
+
+    i, n = shard
     remove_stale_temps(root)
-    tasks = plan_objects(cfg)
     todo = [t for t in tasks if t.index % n == i and not _part_done(root, t, cfg_hash)]
     skipped = sum(t.index % n == i for t in tasks) - len(todo)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     rendered = 0
     bar = tqdm(total=len(todo), desc=f"render {cfg.name}", unit="obj", disable=not progress or not todo)
     if workers == 1:
-        _init_worker(str(root), cfg)
+        _init_worker(str(root), cfg, worker=False)
         for t in todo:
             rendered += _render_object(t)
             bar.update()
@@ -520,8 +567,12 @@ def build_dataset(
     manifest, images = (None, rendered)
     if complete:
         card_path = root / CARD_FILE
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        if todo or card.get("generator", {}).get("fingerprint") != cfg_hash:
+        try:
+            card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            card = {}  # rewritten below
+        published = all((root / f).is_file() for f in (METADATA_FILE, CHECKSUM_FILE))
+        if todo or not published or card.get("generator", {}).get("fingerprint") != cfg_hash:
             manifest, images = _finalize(root, cfg, tasks, cfg_hash)
         else:
             manifest, images = card["manifest_hash"], card["counts"]["images"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from vantage.data.sampling import keyed_rng
-from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
+from vantage.data.schema import DatasetError, ViewRecord, inside, load_card, load_records
 from vantage.data.transforms import to_tensor
 
 __all__ = [
@@ -79,7 +80,7 @@ class _RecordDataset(Dataset):
 
     def image(self, rec: ViewRecord, transform: Transform | None = None) -> Any:
         """The row's image through ``transform`` (default: the dataset's)."""
-        img = _open_rgb(self.root / rec.file_name)
+        img = _open_rgb(inside(self.root, rec.file_name))
         return (transform or self.transform)(img)
 
     def view_fields(self, rec: ViewRecord) -> dict[str, Any]:
@@ -342,9 +343,16 @@ def load_turntable_records(root: str | Path) -> list[ViewRecord]:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"turntable folder {root} does not exist")
-    files = sorted(p.name for p in root.iterdir() if _TURNTABLE_NAME.match(p.name))
+    names = sorted(p.name for p in root.iterdir() if p.is_file())
+    files = [n for n in names if _TURNTABLE_NAME.match(n)]
     if not files:
         raise DatasetError(f"turntable folder {root} has no images named <object>__<pose>.png")
+    odd = [n for n in names if n not in files and n.lower().endswith((".png", ".jpg", ".jpeg", ".bmp", ".tif"))]
+    if odd:
+        warnings.warn(
+            f"{root}: skipping {len(odd)} image file(s) not named <object>__<pose>.<ext>: {', '.join(odd[:3])}",
+            stacklevel=2,
+        )
     azimuth: dict[str, float] = {}
     labels = root / "labels.csv"
     if labels.is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,8 @@ __all__ = [
     "METADATA_FILE",
     "DatasetError",
     "ViewRecord",
+    "check_relative_path",
+    "inside",
     "load_card",
     "load_records",
     "triplet_sequence",
@@ -79,6 +81,10 @@ class ViewRecord:
         rec = cls(
             **{k: v for k, v in row.items() if k in known}, extra={k: v for k, v in row.items() if k not in known}
         )
+        for name in ("file_name", "depth_file", "mask_file"):
+            value = getattr(rec, name)
+            if value is not None:
+                check_relative_path(value, f"{where}: field {name}")
         if rec.domain not in DOMAINS:
             raise DatasetError(f"{where}: field domain={rec.domain!r} must be one of {DOMAINS}")
         if rec.split not in SPLITS:
@@ -108,6 +114,26 @@ class ViewRecord:
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(ViewRecord) if f.name != "extra")
+
+
+def check_relative_path(value: Any, where: str) -> str:
+    """``value`` if it is a relative path that stays inside the folder it is relative to; else a DatasetError
+    naming ``where`` (absolute paths, drive letters, backslashes and ``..`` parts are refused)."""
+    if not isinstance(value, str) or not value:
+        raise DatasetError(f"{where}={value!r} must be a non-empty relative path")
+    p = PurePosixPath(value)
+    if p.is_absolute() or "\\" in value or ":" in p.parts[0] or ".." in p.parts:
+        raise DatasetError(f"{where}={value!r} must be a relative path inside the dataset folder")
+    return value
+
+
+def inside(root: str | Path, rel: str) -> Path:
+    """``root / rel``, refusing a path that resolves outside ``root`` (e.g. through a symbolic link)."""
+    base = Path(root).resolve()
+    path = (base / rel).resolve()
+    if path != base and base not in path.parents:
+        raise DatasetError(f"{Path(root) / rel} resolves outside the dataset folder {root}")
+    return path
 
 
 def triplet_sequence(object_id: str, triplet_id: int, triplet_pos: str) -> tuple[str, int]:

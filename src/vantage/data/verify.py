@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vantage.data.schema import CARD_FILE, CHECKSUM_FILE, METADATA_FILE, DatasetError, ViewRecord
+from vantage.data.schema import (
+    CARD_FILE,
+    CHECKSUM_FILE,
+    METADATA_FILE,
+    DatasetError,
+    ViewRecord,
+    check_relative_path,
+    inside,
+)
 from vantage.io import sha256_bytes
 
 __all__ = ["Problem", "summarize", "verify_dataset"]
@@ -31,7 +39,10 @@ class Problem:
 
 
 def _check_file(root: Path, rel: str, want_sha: str | None, size: int | None) -> list[Problem]:
-    path = root / rel
+    try:
+        path = inside(root, rel)
+    except DatasetError as e:
+        return [Problem(rel, str(e))]
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -76,6 +87,11 @@ def verify_dataset(root: str | Path, workers: int | None = None) -> list[Problem
             if len(sha) != 64 or not rel:
                 problems.append(Problem(CHECKSUM_FILE, f"line {lineno} is not '<sha256>  <path>'"))
                 continue
+            try:
+                check_relative_path(rel, f"{CHECKSUM_FILE} line {lineno}: path")
+            except DatasetError as e:
+                problems.append(Problem(CHECKSUM_FILE, str(e)))
+                continue
             checksums[rel] = sha
         if sha256_bytes(text.encode()) != card.get("manifest_hash"):
             problems.append(Problem(CHECKSUM_FILE, "its hash differs from the card's manifest_hash"))
@@ -91,7 +107,10 @@ def verify_dataset(root: str | Path, workers: int | None = None) -> list[Problem
                 where = f"{METADATA_FILE} line {lineno}"
                 try:
                     rec = ViewRecord.from_json(json.loads(line), where)
-                except (json.JSONDecodeError, DatasetError) as e:
+                except json.JSONDecodeError as e:
+                    problems.append(Problem(METADATA_FILE, f"{where}: not valid JSON ({e.msg})"))
+                    continue
+                except DatasetError as e:
                     problems.append(Problem(METADATA_FILE, str(e)))
                     continue
                 n_rows += 1

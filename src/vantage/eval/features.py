@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from vantage.data.schema import DatasetError, ViewRecord
+from vantage.data.schema import DatasetError, ViewRecord, inside
 from vantage.models.backbones import FeatureExtractor, compress_tap
 
 __all__ = ["ImageBank", "eval_image_size", "extract_features", "load_image_bank"]
@@ -83,7 +83,7 @@ def load_image_bank(
     if unknown:
         raise DatasetError(f"{root}: categories {unknown[:3]} are not among the classes {list(classes)[:5]}...")
     resize = v2.Resize((size, size), antialias=True)
-    paths = [root / r.file_name for r in records]
+    paths = [inside(root, r.file_name) for r in records]
     parts = []
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for start in range(0, len(paths), chunk):

@@ -13,6 +13,7 @@ from torch import nn
 __all__ = [
     "STEMS",
     "FeatureExtractor",
+    "check_timm_name",
     "compress_tap",
     "create_backbone",
     "load_backbone_weights",
@@ -20,6 +21,18 @@ __all__ = [
 ]
 
 STEMS = ("timm", "cifar", "cifar_pool")
+
+
+def check_timm_name(name: str) -> str:
+    """``name`` if timm knows the architecture, else a ValueError with the closest names."""
+    import difflib
+
+    import timm
+
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        raise ValueError(f"unknown timm model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+    return name
 
 
 def create_backbone(
@@ -40,7 +53,11 @@ def create_backbone(
     """
     import timm
 
-    model = timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
+    check_timm_name(name)
+    try:
+        model = timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
+    except TypeError as e:  # a keyword the architecture does not take
+        raise ValueError(f"timm model {name!r} does not accept {sorted(kwargs)}: {e}") from e
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
     if stem != "timm":

@@ -300,4 +300,8 @@ def load_clip(name: str, pretrained: str | None = None, image_size: int | None =
         except Exception as e:
             raise ValueError(f"{folder / _HEAD} is corrupt or not a vantage VIFormer file: {type(e).__name__}") from e
     model = OVTModel(clip, viformer, logit_scale=float(clip.logit_scale.detach().reshape(-1)[0]))
+    bad = next((k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()),
+               None)  # fmt: skip
+    if bad is not None:
+        raise ValueError(f"CLIP model {name}: weights are not finite (first: {bad}); the run that made it diverged")
     return model.eval(), cfg

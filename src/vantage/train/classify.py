@@ -19,9 +19,11 @@ from torch.utils.data import DataLoader
 
 from vantage.data.sampling import KeyedAugment
 from vantage.models import RZ_CONVENTIONS, TRL_MODES, add_3dtrl
+from vantage.models.backbones import check_timm_name
 from vantage.train.common import (
     ResumableRNG,
     RunConfig,
+    check_finite,
     decay_groups,
     fit_resumable,
     load_vantage_checkpoint,
@@ -65,6 +67,7 @@ class ClassifyTrainConfig(RunConfig):
     hflip: bool = True  # a mirrored object is still its category
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.trl3d not in ("none", *TRL_MODES):
             raise ValueError(f"trl3d must be none, faithful or improved, got {self.trl3d!r}")
         if self.trl_rz_convention not in (None, *RZ_CONVENTIONS):
@@ -84,6 +87,7 @@ def build_classifier(cfg: ClassifyTrainConfig, num_classes: int) -> torch.nn.Mod
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.model_kwargs.items()}
     if "img_size" not in kwargs and _takes_img_size(cfg.model):
         kwargs["img_size"] = cfg.image_size
+    check_timm_name(cfg.model)
     model = timm.create_model(cfg.model, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs)
     if cfg.trl3d != "none":
         add_3dtrl(model, position=cfg.trl_position, mode=cfg.trl3d, rz_convention=cfg.trl_rz_convention)
@@ -159,6 +163,7 @@ class ClassifyModule(ResumableRNG, L.LightningModule):
         logits = self.model(batch["image"])
         loss = F.cross_entropy(logits, batch["label"], label_smoothing=self.cfg.label_smoothing)
         acc = (logits.argmax(1) == batch["label"]).float().mean()
+        check_finite(self.global_step, loss, {"cross-entropy": loss})
         self.log("train/loss", loss, prog_bar=True, sync_dist=True)
         self.log("train/acc", acc, prog_bar=True, sync_dist=True)
         return loss
@@ -189,7 +194,12 @@ def load_classifier(path: str | Path) -> tuple[torch.nn.Module, ClassifyTrainCon
 
 
 def train_classify(
-    cfg: ClassifyTrainConfig, data: str | Path, out: str | Path, progress: bool = True, stop_after: int | None = None
+    cfg: ClassifyTrainConfig,
+    data: str | Path,
+    out: str | Path,
+    progress: bool = True,
+    stop_after: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Train (or resume from ``<out>/checkpoints/last.ckpt``); returns the last checkpoint's path."""
     out = Path(out)
@@ -197,4 +207,4 @@ def train_classify(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loader, classes = classification_loader(data, cfg)
     module = ClassifyModule(cfg, classes)
-    return fit_resumable(module, loader, cfg, out, progress, stop_after, tensorboard=False, keep_every_epoch=False)
+    return fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite)

@@ -35,6 +35,7 @@ from vantage.models.clip import (
 from vantage.train.common import (
     ResumableRNG,
     RunConfig,
+    check_finite,
     decay_groups,
     fit_resumable,
     warmup_cosine_scheduler,
@@ -74,6 +75,7 @@ class ClipTrainConfig(RunConfig):
     grad_clip: float = 1.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.epochs < 0 or self.batch_size < 2:
             raise ValueError("epochs must be >= 0 (0: export the model as loaded) and batch_size >= 2")
         if not 0 < self.crop_scale <= 1:
@@ -115,6 +117,7 @@ class OVTTrainConfig(RunConfig):
     mining_batch_size: int = 512
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.variant not in CLIP_VARIANTS[1:]:
             raise ValueError(f"variant must be one of {CLIP_VARIANTS[1:]}, got {self.variant!r}")
         if self.mining not in ("epoch", "ema"):
@@ -341,7 +344,7 @@ class ClipTuneModule(ResumableRNG, L.LightningModule):
         txt = self.model.encode_text(tokens)
         scale = self._scale()
         loss_itc = ClipLoss()(img, txt, scale)
-        loss = loss_itc
+        loss, terms = loss_itc, {"contrastive (ITC) loss": loss_itc}
         if self.aligns:
             mv = batch["multiview"]
             z, obj = img[mv], batch["object"][mv]
@@ -352,10 +355,12 @@ class ClipTuneModule(ResumableRNG, L.LightningModule):
                 select, centres = self.outlier[batch["index"][mv]], self.centres[obj]
             loss_vc = cross_view_loss(z, centres, select, self.cfg.margin)
             loss = loss + self.cfg.lambda_vc * loss_vc
+            terms["cross-view loss"] = loss_vc
             self.log("train/loss_vc", loss_vc, prog_bar=True, sync_dist=True)
             self.log("train/outliers", select.float().sum(), sync_dist=True)
         with torch.no_grad():
             acc = ((img @ txt.T).argmax(1) == torch.arange(len(img), device=img.device)).float().mean()
+        check_finite(self.global_step, loss, terms)
         self.log("train/loss_itc", loss_itc, prog_bar=True, sync_dist=True)
         self.log("train/i2t_acc", acc, sync_dist=True)
         self.log("train/logit_scale", scale, sync_dist=True)
@@ -383,15 +388,20 @@ class ClipTuneModule(ResumableRNG, L.LightningModule):
 
 
 def _fit_and_export(module: ClipTuneModule, loader: DataLoader, cfg: Any, out: Path, progress: bool,
-                    stop_after: int | None) -> Path:  # fmt: skip
-    ckpt = fit_resumable(module, loader, cfg, out, progress, stop_after)
+                    stop_after: int | None, overwrite: bool = False) -> Path:  # fmt: skip
+    ckpt = fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite)
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     module.load_state_dict(state["state_dict"])
     return save_clip(module.model.eval(), module.model_cfg, out / "model")
 
 
 def train_clip(
-    cfg: ClipTrainConfig, data: str | Path, out: str | Path, progress: bool = True, stop_after: int | None = None
+    cfg: ClipTrainConfig,
+    data: str | Path,
+    out: str | Path,
+    progress: bool = True,
+    stop_after: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Train a base CLIP on a dataset's ``view_set`` pairs (or an MVCap file); resumes from ``last.ckpt``.
     Returns the exported open_clip folder ``<out>/model``."""
@@ -407,7 +417,7 @@ def train_clip(
     ds = _KeyedPairs(rows, [], objects, _augmentation("crop", size, cfg.crop_scale), cfg.seed)
     sampler = MixedBatchSampler([ds.base.object_to_idx[r.obj_id] for r in rows], 0, cfg.batch_size, 0, cfg.seed)
     loader = _loader(ds, sampler, cfg.num_workers)
-    return _fit_and_export(module, loader, cfg, out, progress, stop_after)
+    return _fit_and_export(module, loader, cfg, out, progress, stop_after, overwrite)
 
 
 def _loader(ds: Dataset, sampler: Sampler, workers: int) -> DataLoader:
@@ -422,6 +432,7 @@ def train_ovt(
     clean: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Omniview-Tune ``cfg.base`` on multi-view pairs (a built dataset's ``mv_view_set`` train rows, or an MVCap
     file) mixed with clean pairs (``clean``: an MVCap file; default the dataset's ``clean_view_set`` rows).
@@ -443,4 +454,4 @@ def train_ovt(
     mv_objects = [ds.base.object_to_idx[r.obj_id] for r in mv]
     sampler = MixedBatchSampler(mv_objects, len(clean_rows), cfg.batch_size, cfg.clean_batch_size, cfg.seed,
                                 cfg.views_per_object)  # fmt: skip
-    return _fit_and_export(module, _loader(ds, sampler, cfg.num_workers), cfg, out, progress, stop_after)
+    return _fit_and_export(module, _loader(ds, sampler, cfg.num_workers), cfg, out, progress, stop_after, overwrite)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +15,25 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from vantage.io import atomic_write_json
+from vantage.io import WriteError, atomic_write_json, publish, remove_stale_temps, temp_path
 
 __all__ = [
+    "RESUME_FREE_FIELDS",
     "AtomicCheckpoint",
+    "CheckpointError",
+    "NonFiniteLossError",
     "ResumableRNG",
     "RunConfig",
     "capture_rng",
+    "check_finite",
+    "check_finite_weights",
     "decay_groups",
     "fit_resumable",
     "last_checkpoint",
     "load_vantage_checkpoint",
+    "read_checkpoint",
     "restore_rng",
+    "resume_checkpoint",
     "strip_prefix",
     "train_seconds",
     "warmup_cosine_scheduler",
@@ -47,6 +54,24 @@ class RunConfig:
     strategy: str = "auto"  # auto: DDP when devices > 1 (see trainer_strategy)
     precision: str = "32-true"
 
+    def __post_init__(self) -> None:
+        """Checks every run config shares (subclasses call this from their own ``__post_init__``)."""
+        size = getattr(self, "image_size", None)
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 8):
+            raise ValueError(f"image_size must be an integer >= 8 pixels, got {size!r}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name, None)
+            if value is not None and value < (0 if name == "epochs" else 1):
+                raise ValueError(f"{name} must be >= {0 if name == 'epochs' else 1}, got {value}")
+        warm = getattr(self, "warmup_epochs", None)
+        if warm is not None and warm < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {warm}")
+        lr = getattr(self, "lr", None)
+        if lr is not None and not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+
     def trainer_strategy(self) -> str:
         """The Lightning strategy to run with: ``strategy``, except that "auto" on more than one device is DDP."""
         count = self.devices if isinstance(self.devices, int) else len(self.devices) if isinstance(
@@ -54,14 +79,49 @@ class RunConfig:
         return "ddp" if self.strategy == "auto" and count > 1 else self.strategy
 
 
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the message names the step and the term."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: corrupt, of another command, non-finite, or of another config."""
+
+
+def check_finite(step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
+    """Stop training at the first non-finite loss, naming the step and the first non-finite term."""
+    if bool(torch.isfinite(loss).all()):
+        return
+    bad = next((k for k, v in terms.items() if not bool(torch.isfinite(v).all())), "total loss")
+    values = ", ".join(f"{k}={float(v.detach().float().mean()):.4g}" for k, v in terms.items())
+    raise NonFiniteLossError(
+        f"non-finite loss at step {step}: {bad} ({values}); lower the learning rate or check the data"
+    )
+
+
+def check_finite_weights(state: dict[str, Any], where: str) -> None:
+    """Refuse a state dict with NaN or infinite values (e.g. from a diverged run), naming the first tensor."""
+    for k, v in state.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"{where}: weights are not finite (first: {k}); the run diverged")
+
+
 class AtomicCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that writes to a temp file and renames it, so a kill never leaves a torn checkpoint."""
+    """ModelCheckpoint that writes to a temp file, fsyncs and renames it, so a kill never leaves a torn
+    checkpoint; a failed write (disk full) removes the temp file and names the path. Files are overwritten in
+    place (no ``-v1`` copies), so a resumed or moved run keeps one ``last.ckpt``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(enable_version_counter=False, **kwargs)
 
     def _save_checkpoint(self, trainer, filepath: str) -> None:
-        tmp = f"{filepath}.tmp-{os.getpid()}"
-        trainer.save_checkpoint(tmp, self.save_weights_only)
-        if trainer.is_global_zero:
-            os.replace(tmp, filepath)
+        tmp = temp_path(filepath) if trainer.is_global_zero else Path(f"{filepath}.rank{trainer.global_rank}")
+        try:
+            trainer.save_checkpoint(tmp, self.save_weights_only)
+            if trainer.is_global_zero:
+                publish(tmp, filepath)
+        except OSError as e:
+            Path(tmp).unlink(missing_ok=True)
+            raise WriteError(e.errno, f"could not write checkpoint {filepath}: {e.strerror} (temp removed)") from e
         trainer.strategy.barrier("atomic_checkpoint")
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
@@ -140,19 +200,90 @@ class ResumableRNG:
             restore_rng(checkpoint["vantage_rng"])
 
 
-def load_vantage_checkpoint(path: str | Path, needs: tuple[str, ...], command: str) -> tuple[dict, dict]:
-    """(hyper_parameters, state_dict) of a vantage Lightning checkpoint; a clear error when it is not one."""
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint loaded safely (``weights_only=True``: no code runs); clear errors for a folder,
+    a missing file, or a truncated / foreign / unsafe file."""
     path = Path(path)
+    if path.is_dir():
+        hint = path / "checkpoints" / "last.ckpt"
+        extra = f" (did you mean {hint}?)" if hint.is_file() else ""
+        raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file{extra}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, not a torch file, or unsafe pickle
-        raise ValueError(f"checkpoint {path} is corrupt or not a torch checkpoint ({type(e).__name__})") from e
-    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch checkpoint ({type(e).__name__})") from e
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"checkpoint {path} is not a Lightning checkpoint (a {type(ckpt).__name__})")
+    return ckpt
+
+
+def load_vantage_checkpoint(path: str | Path, needs: tuple[str, ...], command: str) -> tuple[dict, dict]:
+    """(hyper_parameters, state_dict) of a vantage Lightning checkpoint; a clear error when it is not one of
+    ``command``'s, or when its weights are not finite."""
+    ckpt = read_checkpoint(path)
+    hp = ckpt.get("hyper_parameters", {})
     if any(k not in hp for k in needs) or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a `{command}` checkpoint (no hyper_parameters {list(needs)} / state_dict)")
+        raise CheckpointError(
+            f"{path} is not a `{command}` checkpoint (no hyper_parameters {list(needs)} / state_dict)"
+        )
+    check_finite_weights(ckpt["state_dict"], str(path))
     return hp, ckpt["state_dict"]
+
+
+# Fields that may change between a run and its resume without changing its result.
+RESUME_FREE_FIELDS = ("accelerator", "num_workers", "strategy", "base")  # base: the tuned weights are in the ckpt
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted((set(old) | set(new)) - set(RESUME_FREE_FIELDS))
+    return [k for k in keys if old.get(k) != new.get(k)]
+
+
+def _newest_intact(folder: Path) -> Path | None:
+    for p in sorted(folder.glob("epoch*.ckpt"), reverse=True):
+        try:
+            read_checkpoint(p)
+            return p
+        except (CheckpointError, FileNotFoundError):
+            continue
+    return None
+
+
+def resume_checkpoint(out: Path, cfg: Any, overwrite: bool = False) -> Path | None:
+    """The checkpoint to resume ``out`` from, after checking it. A corrupt ``last.ckpt`` is refused (naming the
+    newest intact ``epochNNN.ckpt``) and one trained with another config is refused naming the fields that
+    differ, unless ``overwrite``: then that run's checkpoints are discarded and training starts anew (a run
+    with the same config and an intact checkpoint is resumed either way)."""
+    last = last_checkpoint(out)
+    if last is None:
+        return None
+    try:
+        ckpt = read_checkpoint(last)
+    except CheckpointError as e:
+        if overwrite:
+            return _discard(out)
+        intact = _newest_intact(out / "checkpoints")
+        hint = (f"the newest intact one is {intact}: copy it over last.ckpt to resume from it" if intact
+                else "no intact epoch checkpoint is left")  # fmt: skip
+        raise CheckpointError(f"{e}; {hint}, or pass --overwrite to start again") from None
+    old = ckpt.get("hyper_parameters", {}).get("cfg")
+    changed = _changed_fields(old, dict(vars(cfg))) if isinstance(old, dict) else []
+    if changed and overwrite:
+        return _discard(out)
+    if changed:
+        diffs = "; ".join(f"{k}: {old.get(k)!r} -> {getattr(cfg, k, None)!r}" for k in changed[:6])
+        raise CheckpointError(
+            f"{out} holds a run with another config ({diffs}); use another --out, or pass --overwrite to discard "
+            "it and train anew"
+        )
+    return last
+
+
+def _discard(out: Path) -> None:
+    shutil.rmtree(out / "checkpoints")
+    (out / TRAIN_TIME_FILE).unlink(missing_ok=True)
 
 
 def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -202,14 +333,18 @@ def fit_resumable(
     stop_after: int | None = None,
     tensorboard: bool = False,
     keep_every_epoch: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Fit ``module`` on ``loader`` with atomic per-epoch checkpoints under ``out/checkpoints``, resuming from
-    ``last.ckpt`` if present; ``cfg`` supplies epochs, accelerator, devices, strategy and precision. CSV logs
-    (and TensorBoard on request); the training wall time, resumes included, in ``out/train_time.json``. Returns
-    the last checkpoint's path."""
+    ``last.ckpt`` if present (see :func:`resume_checkpoint`; ``overwrite`` starts anew). ``cfg`` supplies
+    epochs, accelerator, devices, strategy and precision. CSV logs (and TensorBoard on request); the training
+    wall time, resumes included, in ``out/train_time.json``. Returns the last checkpoint's path."""
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    resume = resume_checkpoint(out, cfg, overwrite)
+    if (out / "checkpoints").is_dir():
+        remove_stale_temps(out / "checkpoints")  # temp files of a writer that was killed
     ckpt = AtomicCheckpoint(
         dirpath=out / "checkpoints",
         filename="epoch{epoch:03d}",
@@ -234,7 +369,7 @@ def fit_resumable(
         enable_model_summary=False,
         use_distributed_sampler=False,  # EpochSampler shards by rank itself
     )
-    trainer.fit(module, loader, ckpt_path=last_checkpoint(out))
+    trainer.fit(module, loader, ckpt_path=resume, weights_only=True)
     if trainer.is_global_zero:
         atomic_write_json(out / TRAIN_TIME_FILE, {"seconds": round(clock.seconds, 2)})
     return out / "checkpoints" / "last.ckpt"

@@ -13,8 +13,10 @@ from torch.utils.data import DataLoader
 from vantage.losses import SSL_METHODS, SSLObjective, trajectory_loss
 from vantage.models import STEMS, FeatureExtractor, create_backbone
 from vantage.train.common import (
+    CheckpointError,
     ResumableRNG,
     RunConfig,
+    check_finite,
     decay_groups,
     fit_resumable,
     load_vantage_checkpoint,
@@ -48,6 +50,7 @@ class SSLTrainConfig(RunConfig):
     batch_size: int = 64
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.method not in SSL_METHODS:
             raise ValueError(f"method must be one of {SSL_METHODS}, got {self.method!r}")
         if self.traj_on not in ("pooled", "projector"):
@@ -70,8 +73,11 @@ def build_backbone(cfg: SSLTrainConfig) -> torch.nn.Module:
 
 def load_ssl_extractor(path: str | Path) -> tuple[FeatureExtractor, SSLTrainConfig]:
     """The frozen backbone of a `vantage train ssl` checkpoint, and the config it was trained with."""
-    hp, state = load_vantage_checkpoint(path, ("cfg",), "vantage train ssl")
-    cfg = SSLTrainConfig(**{**hp["cfg"], "pretrained": False})
+    hp, state = load_vantage_checkpoint(path, ("cfg", "num_classes"), "vantage train ssl")
+    try:
+        cfg = SSLTrainConfig(**{**hp["cfg"], "pretrained": False})
+    except TypeError as e:
+        raise CheckpointError(f"{path} is not a `vantage train ssl` checkpoint ({e})") from None
     model = build_backbone(cfg)
     model.load_state_dict(strip_prefix(state, "backbone.model."))
     return FeatureExtractor(model).eval(), cfg
@@ -107,12 +113,13 @@ class PoseSSLModule(ResumableRNG, L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         h1, h2 = self.backbone(batch["centre_aug1"]), self.backbone(batch["centre_aug2"])
         sem = self.objective(h1, h2, batch["label"])
-        loss = sem
+        loss, terms = sem, {f"{self.cfg.method} loss": sem}
         self.log("train/sem_loss", sem, prog_bar=True, sync_dist=True)
         if self.cfg.traj_weight > 0:
-            traj = self.trajectory_term(batch)
+            traj = terms["trajectory loss"] = self.trajectory_term(batch)
             loss = sem + self.cfg.traj_weight * traj
             self.log("train/traj_loss", traj, prog_bar=True, sync_dist=True)
+        check_finite(self.global_step, loss, terms)
         self.log("train/loss", loss, sync_dist=True)
         return loss
 
@@ -157,7 +164,12 @@ def triplet_loader(root: str | Path, cfg: SSLTrainConfig, split: str = "train", 
 
 
 def train_ssl(
-    cfg: SSLTrainConfig, data: str | Path, out: str | Path, progress: bool = True, stop_after: int | None = None
+    cfg: SSLTrainConfig,
+    data: str | Path,
+    out: str | Path,
+    progress: bool = True,
+    stop_after: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Train (or resume from ``<out>/checkpoints/last.ckpt``); returns the last checkpoint's path.
 
@@ -169,4 +181,4 @@ def train_ssl(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loader = triplet_loader(data, cfg)
     module = PoseSSLModule(cfg, num_classes=len(loader.dataset.classes))
-    return fit_resumable(module, loader, cfg, out, progress, stop_after, tensorboard=True, keep_every_epoch=True)
+    return fit_resumable(module, loader, cfg, out, progress, stop_after, True, True, overwrite)

@@ -67,11 +67,11 @@ class OVTMethod(MethodPlugin):
 
         if v.name == "base":
             cfg = from_dict(ClipTrainConfig, {**s.raw["base"], "seed": seed}, "ovt.base")
-            model_dir = train_clip(cfg, root, run_dir, progress=ctx.progress)
+            model_dir = train_clip(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
         else:
             fields = {**s.raw["train"], **v.fields, "seed": seed, "base": str(done["base"].path)}
             cfg = from_dict(OVTTrainConfig, fields, f"ovt.train ({v.name})")
-            model_dir = train_ovt(cfg, root, run_dir, progress=ctx.progress)
+            model_dir = train_ovt(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
         return Trained(model_dir, _model_ident(model_dir), cfg)
 
     def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:

@@ -82,7 +82,7 @@ class PoseSSLMethod(MethodPlugin):
         cfg = self._config(s, v, seed)
         if v.name == "random-init":
             return Trained(None, f"random-init:{config_hash(to_dict(cfg))}", cfg)
-        ckpt = train_ssl(cfg, root, run_dir, progress=ctx.progress)
+        ckpt = train_ssl(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
         return Trained(ckpt, sha256_file(ckpt), cfg)
 
     def _eval_config(self, s: Settings, seed: int, trained: Trained) -> PoseEvalConfig:

@@ -61,7 +61,7 @@ class TRLMethod(MethodPlugin):
         from vantage.train.classify import train_classify
 
         cfg = from_dict(ClassifyTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
-        ckpt = train_classify(cfg, root, run_dir, progress=ctx.progress)
+        ckpt = train_classify(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
         return Trained(ckpt, sha256_file(ckpt), cfg)
 
     def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,

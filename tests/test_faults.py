@@ -105,7 +105,7 @@ def reference_build(tmp_path_factory) -> dict[str, str]:
     [
         (".png", 1, "before"),  # the first image
         (".png", 40, "after"),  # mid-object, after an image was published
-        ("car_0001.json", 1, "before"),  # a part record (object done)
+        ("car-001.json", 1, "before"),  # a part record (object done)
         ("metadata.jsonl", 1, "before"),  # the rows, written once every object is done
         ("checksums.sha256", 1, "after"),  # between the checksums and the card
         ("dataset.json", 1, "before"),  # the card, the last write
@@ -198,7 +198,8 @@ def test_non_finite_loss_stops_training_and_evaluators_refuse_nan_weights(tmp_pa
     res = run_cli("eval", "pose-ssl", "--checkpoint", str(tmp_path / "nan.ckpt"), "--data", str(triplets))
     assert res.returncode == 1 and "weights are not finite" in res.stderr and "Traceback" not in res.stderr
     res = run_cli("train", "ssl", "--data", str(triplets), "--out", str(tmp_path / "cli"), "--preset", "quick",
-                  "--set", "optimizer=adamw", "--set", "lr=1000000.0", "-q")  # fmt: skip
+                  "--set", "optimizer=adamw", "--set", "lr=1000000.0", "--epochs", "2", "--batch-size", "12",
+                  "-q")  # fmt: skip
     assert res.returncode == 1 and "non-finite loss at step" in res.stderr and "Traceback" not in res.stderr
 
 
@@ -244,7 +245,7 @@ def test_resume_rerenders_a_finished_image_that_was_emptied(tmp_path, reference_
         from test_faults import _tiny_build_config
         from vantage.data import build_dataset
         build_dataset(_tiny_build_config(), {str(root)!r}, workers=1, progress=False)
-        """, "chair_0000.json", 1, "before")  # fmt: skip
+        """, "chair-000.json", 1, "before")  # fmt: skip
     assert killed.returncode == -signal.SIGKILL
     victim = next((root / "images").rglob("*.png"))  # of a finished object
     victim.write_bytes(b"")
@@ -334,3 +335,100 @@ def test_render_workers_die_with_a_killed_parent(tmp_path):
     alive = [c for c in children if Path(f"/proc/{c}").exists() and "Z" not in Path(f"/proc/{c}/stat").read_text()
              .split()[2]]  # fmt: skip
     assert not alive
+
+
+# ------------------------------------------------------------------------------- bad input: one line each
+
+
+def _main(capsys, monkeypatch, *args: str) -> tuple[int, str]:
+    """Run the real console entry point in-process; (exit code, stderr)."""
+    from vantage import cli
+
+    monkeypatch.setattr(sys, "argv", ["vantage", *args])
+    cli._STATE["debug"] = False
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    return int(done.value.code or 0), capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def classify_ckpt(tmp_path_factory, small_dataset) -> Path:
+    from vantage.train import ClassifyTrainConfig, train_classify
+
+    cfg = ClassifyTrainConfig(model_kwargs={"patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 1},
+                              epochs=1, batch_size=16, image_size=16, warmup_epochs=0, accelerator="cpu")  # fmt: skip
+    return train_classify(cfg, small_dataset, tmp_path_factory.mktemp("cls") / "run", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "ssl", "--set", "image_size=-16"], "image_size must be an integer >= 8 pixels, got -16"),
+        (["train", "ssl", "--set", "backbone=notamodel"], "unknown timm model 'notamodel'"),
+        (["train", "ssl", "--set", "warmup_epochs=-1"], "warmup_epochs must be >= 0, got -1"),
+        (["train", "classify", "--set", "model=deit_tny_patch16_224"], "did you mean deit_tiny_patch16_224"),
+        (["eval", "pose-ssl", "--checkpoint", "{classify}"], "is not a `vantage train ssl` checkpoint"),
+        (["eval", "pose-ssl", "--checkpoint", "{folder}"], "is a folder, not a checkpoint file (did you mean"),
+        (["report", "{bad_results}"], "AttributeError"),  # an unexpected error: one line, traceback in a log
+    ],
+)
+def test_bad_input_gets_one_line(capsys, monkeypatch, tmp_path, small_dataset, classify_ckpt, args, message):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text(json.dumps({"suites": {"trl3d": {"table": {"x": "not a table"}}}}))
+    subs = {"{classify}": str(classify_ckpt), "{folder}": str(classify_ckpt.parents[1]), "{bad_results}": str(bad)}
+    args = [subs.get(a, a) for a in args]
+    if args[0] == "train":
+        args += ["--data", str(small_dataset), "--out", str(tmp_path / "run"), "--preset", "quick", "-q"]
+    elif args[0] == "eval":
+        args += ["--data", str(small_dataset)]
+    code, err = _main(capsys, monkeypatch, *args)
+    lines = [s for s in err.splitlines() if s.startswith("error:")]
+    assert code == 1 and len(lines) == 1 and message in lines[0] and "Traceback" not in err, err
+    if "traceback:" in lines[0]:
+        log = Path(lines[0].split("traceback: ")[1].split(";")[0])
+        assert "Traceback" in log.read_text()
+
+
+def test_numbers_in_yaml_1_1_form_are_numbers(tmp_path):
+    from vantage.bench import method_settings
+
+    preset = tmp_path / "p.yaml"
+    preset.write_text("extends: quick\nssl: {train: {lr: 3e-4}}\n")
+    assert method_settings("pose_ssl", str(preset))["train"].lr == 3e-4
+    from vantage.config import set_override
+
+    fields: dict = {}
+    set_override(fields, "lr=1e-4")
+    assert SSLTrainConfig(**{"lr": float(fields["lr"])}).lr == 1e-4
+    from vantage.config import from_dict
+
+    assert from_dict(SSLTrainConfig, fields, "t").lr == 1e-4
+
+
+def test_verify_names_the_line_of_bad_json(tmp_path, small_dataset):
+    root = tmp_path / "d"
+    shutil.copytree(small_dataset, root)
+    lines = (root / "metadata.jsonl").read_text().splitlines()
+    lines[99] = lines[99][:-5]
+    (root / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    assert any("metadata.jsonl line 100: not valid JSON" in str(p) for p in verify_dataset(root))
+
+
+def test_misnamed_turntable_files_are_reported(tmp_path, turntable):
+    root = tmp_path / "t"
+    shutil.copytree(turntable, root)
+    shutil.copy(root / "obj1__0.png", root / "obj1_1.png")
+    from vantage.data import load_turntable_records
+
+    with pytest.warns(UserWarning, match=r"skipping 1 image file\(s\) not named <object>__<pose>.<ext>: obj1_1.png"):
+        load_turntable_records(root)
+
+
+def test_debug_prints_the_traceback(capsys, monkeypatch, tmp_path):
+    from vantage import cli
+
+    (tmp_path / "results.json").write_text(json.dumps({"suites": {"trl3d": {"table": {"x": 1}}}}))
+    monkeypatch.setattr(sys, "argv", ["vantage", "--debug", "report", str(tmp_path)])
+    with pytest.raises(AttributeError):
+        cli.main()

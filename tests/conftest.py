@@ -89,3 +89,21 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
     return subprocess.run(
         [sys.executable, "-m", "vantage", *args], capture_output=True, text=True, env=full_env, timeout=timeout
     )
+
+
+@pytest.fixture
+def vantage_main(capsys, monkeypatch):
+    """Run the real console entry point (``vantage.cli.main``, its catch-all included) in this process, without
+    an interpreter start-up per call: ``vantage_main(*args) -> (exit code, stdout, stderr)``."""
+    from vantage import cli
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["vantage", *args])
+        cli._STATE["debug"] = False
+        with pytest.raises(SystemExit) as done:
+            cli.main()
+        out = capsys.readouterr()
+        return int(done.value.code or 0), out.out, out.err
+
+    return run

@@ -118,13 +118,13 @@ def test_build_into_a_file_and_bad_meshes(tmp_path):
         (["bench", "--preset", "quick", "--set", "trl3d.bench.variants=[huge]", "--out", "{out}"], "huge"),
     ],
 )
-def test_eval_train_bench_bad_input(tmp_path, args, message):
+def test_eval_train_bench_bad_input(tmp_path, vantage_main, args, message):
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint")
     paths = {"garbage": garbage, "missing": tmp_path / "missing.ckpt", "out": tmp_path / "out"}
-    res = run_cli(*[a.format(**paths) for a in args])
-    assert res.returncode == 1 and message in res.stderr, res.stderr
-    assert "Traceback" not in res.stderr
+    code, _, err = vantage_main(*[a.format(**paths) for a in args])
+    assert code == 1 and message in err, err
+    assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # bad values are refused before anything is written
 
 

@@ -35,6 +35,15 @@ def _tiny_build_config() -> BuildConfig:
                                 "out": ["fib50"]})  # fmt: skip
 
 
+def _tiny_fields() -> dict:
+    from vantage.config import to_dict
+
+    return to_dict(_tiny_build_config())
+
+
+_TINY_FIELDS = _tiny_fields()  # the same config, as plain data for the kill drivers (they import no torch)
+
+
 def _tiny_ssl(**changes) -> SSLTrainConfig:
     fields = dict(method="vicreg", traj_weight=0.5, batch_size=12, epochs=2, proj_dim=16, hidden_dim=16,
                   image_size=16, backbone_kwargs={"channels": [8, 8, 8, 8]}, stem="cifar_pool",
@@ -114,10 +123,10 @@ def reference_build(tmp_path_factory) -> dict[str, str]:
 def test_build_killed_at_each_write_point_resumes_byte_identical(tmp_path, reference_build, target, nth, phase):
     root = tmp_path / "d"
     body = f"""
-    from conftest import small_config
-    from test_faults import _tiny_build_config
     from vantage.data import build_dataset
-    build_dataset(_tiny_build_config(), {str(root)!r}, workers=1, progress=False)
+    from vantage.data.build import BuildConfig
+    from vantage.config import from_dict
+    build_dataset(from_dict(BuildConfig, {_TINY_FIELDS!r}), {str(root)!r}, workers=1, progress=False)
     """
     killed = _run_killed(body, target, nth, phase)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -187,7 +196,7 @@ def test_moved_run_folder_reports_its_own_last_checkpoint(tmp_path, triplets):
         "epoch000.ckpt", "epoch001.ckpt", "last.ckpt"]  # fmt: skip
 
 
-def test_non_finite_loss_stops_training_and_evaluators_refuse_nan_weights(tmp_path, triplets):
+def test_non_finite_loss_stops_training_and_evaluators_refuse_nan_weights(tmp_path, triplets, vantage_main):
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step \d+: vicreg loss"):
         train_ssl(_tiny_ssl(optimizer="adamw", lr=1e6), triplets, tmp_path / "nan", progress=False)
     good = train_ssl(_tiny_ssl(epochs=1), triplets, tmp_path / "ok", progress=False)
@@ -195,12 +204,13 @@ def test_non_finite_loss_stops_training_and_evaluators_refuse_nan_weights(tmp_pa
     first = next(k for k, v in ckpt["state_dict"].items() if v.is_floating_point())
     ckpt["state_dict"][first] = torch.full_like(ckpt["state_dict"][first], float("nan"))
     torch.save(ckpt, tmp_path / "nan.ckpt")
-    res = run_cli("eval", "pose-ssl", "--checkpoint", str(tmp_path / "nan.ckpt"), "--data", str(triplets))
-    assert res.returncode == 1 and "weights are not finite" in res.stderr and "Traceback" not in res.stderr
-    res = run_cli("train", "ssl", "--data", str(triplets), "--out", str(tmp_path / "cli"), "--preset", "quick",
-                  "--set", "optimizer=adamw", "--set", "lr=1000000.0", "--epochs", "2", "--batch-size", "12",
-                  "-q")  # fmt: skip
-    assert res.returncode == 1 and "non-finite loss at step" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = vantage_main("eval", "pose-ssl", "--checkpoint", str(tmp_path / "nan.ckpt"), "--data",
+                                str(triplets))  # fmt: skip
+    assert code == 1 and "weights are not finite" in err and "Traceback" not in err
+    code, _, err = vantage_main("train", "ssl", "--data", str(triplets), "--out", str(tmp_path / "cli"),
+                                "--preset", "quick", "--set", "optimizer=adamw", "--set", "lr=1000000.0",
+                                "--epochs", "2", "--batch-size", "12", "-q")  # fmt: skip
+    assert code == 1 and "non-finite loss at step" in err and "Traceback" not in err
 
 
 def test_changed_config_on_resume_is_refused_unless_overwrite(tmp_path, triplets):
@@ -242,9 +252,10 @@ def test_rows_pointing_outside_the_dataset_are_refused(tmp_path, small_dataset):
 def test_resume_rerenders_a_finished_image_that_was_emptied(tmp_path, reference_build):
     root = tmp_path / "d"
     killed = _run_killed(f"""
-        from test_faults import _tiny_build_config
         from vantage.data import build_dataset
-        build_dataset(_tiny_build_config(), {str(root)!r}, workers=1, progress=False)
+        from vantage.data.build import BuildConfig
+        from vantage.config import from_dict
+        build_dataset(from_dict(BuildConfig, {_TINY_FIELDS!r}), {str(root)!r}, workers=1, progress=False)
         """, "chair-000.json", 1, "before")  # fmt: skip
     assert killed.returncode == -signal.SIGKILL
     victim = next((root / "images").rglob("*.png"))  # of a finished object
@@ -267,15 +278,15 @@ class _Marker:
         return (os.system, (f"touch {self.path}",))
 
 
-def test_crafted_pickles_never_run(tmp_path, triplets):
+def test_crafted_pickles_never_run(tmp_path, triplets, vantage_main):
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.ckpt"
     evil.write_bytes(pickle.dumps({"state_dict": _Marker(str(marker)), "hyper_parameters": {}}))
     for args in (["eval", "pose-ssl", "--checkpoint", str(evil), "--data", str(triplets)],
                  ["eval", "classify", "--checkpoint", str(evil), "--data", str(triplets)],
                  ["eval", "depth", "--checkpoint", str(evil), "--data", str(triplets)]):  # fmt: skip
-        res = run_cli(*args)
-        assert res.returncode == 1 and "Traceback" not in res.stderr
+        code, _, err = vantage_main(*args)
+        assert code == 1 and "corrupt or not a torch checkpoint" in err and "Traceback" not in err
     run = tmp_path / "run" / "checkpoints"
     run.mkdir(parents=True)
     shutil.copy(evil, run / "last.ckpt")  # the resume path
@@ -284,14 +295,15 @@ def test_crafted_pickles_never_run(tmp_path, triplets):
     assert not marker.exists()
 
 
-def test_truncated_last_checkpoint_names_the_newest_intact_one(tmp_path, triplets):
+def test_truncated_last_checkpoint_names_the_newest_intact_one(tmp_path, triplets, vantage_main):
     train_ssl(_tiny_ssl(), triplets, tmp_path / "run", progress=False)
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match=r"last.ckpt is corrupt.*newest intact one is .*epoch001.ckpt"):
         train_ssl(_tiny_ssl(), triplets, tmp_path / "run", progress=False)
-    res = run_cli("train", "ssl", "--data", str(triplets), "--out", str(tmp_path / "run"), "-q", "--preset", "quick")
-    assert res.returncode == 1 and "newest intact" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = vantage_main("train", "ssl", "--data", str(triplets), "--out", str(tmp_path / "run"), "-q",
+                                "--preset", "quick")  # fmt: skip
+    assert code == 1 and "newest intact" in err and "Traceback" not in err
 
 
 # -------------------------------------------------------------------------------------------- leftovers
@@ -340,17 +352,6 @@ def test_render_workers_die_with_a_killed_parent(tmp_path):
 # ------------------------------------------------------------------------------- bad input: one line each
 
 
-def _main(capsys, monkeypatch, *args: str) -> tuple[int, str]:
-    """Run the real console entry point in-process; (exit code, stderr)."""
-    from vantage import cli
-
-    monkeypatch.setattr(sys, "argv", ["vantage", *args])
-    cli._STATE["debug"] = False
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-    return int(done.value.code or 0), capsys.readouterr().err
-
-
 @pytest.fixture(scope="module")
 def classify_ckpt(tmp_path_factory, small_dataset) -> Path:
     from vantage.train import ClassifyTrainConfig, train_classify
@@ -372,7 +373,7 @@ def classify_ckpt(tmp_path_factory, small_dataset) -> Path:
         (["report", "{bad_results}"], "AttributeError"),  # an unexpected error: one line, traceback in a log
     ],
 )
-def test_bad_input_gets_one_line(capsys, monkeypatch, tmp_path, small_dataset, classify_ckpt, args, message):
+def test_bad_input_gets_one_line(vantage_main, tmp_path, small_dataset, classify_ckpt, args, message):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "results.json").write_text(json.dumps({"suites": {"trl3d": {"table": {"x": "not a table"}}}}))
@@ -382,7 +383,7 @@ def test_bad_input_gets_one_line(capsys, monkeypatch, tmp_path, small_dataset, c
         args += ["--data", str(small_dataset), "--out", str(tmp_path / "run"), "--preset", "quick", "-q"]
     elif args[0] == "eval":
         args += ["--data", str(small_dataset)]
-    code, err = _main(capsys, monkeypatch, *args)
+    code, _, err = vantage_main(*args)
     lines = [s for s in err.splitlines() if s.startswith("error:")]
     assert code == 1 and len(lines) == 1 and message in lines[0] and "Traceback" not in err, err
     if "traceback:" in lines[0]:

@@ -1,6 +1,7 @@
 """Evaluation: weighted kNN, pose metrics, probes on frozen features, the pose-aware SSL benchmark, viewpoint-shift
 classification and the zero-shot viewpoint benchmark for CLIP models."""
 
+from vantage.eval.alignment import alignment_metrics, kendall_tau_b, kendall_tau_reference, nearest_frames
 from vantage.eval.classify import (
     ClassifyEval,
     evaluate_classifier,
@@ -55,6 +56,7 @@ __all__ = [
     "ZeroShotConfig",
     "ZeroShotData",
     "absolute_pose_knn",
+    "alignment_metrics",
     "coil20_retrieval",
     "eval_image_size",
     "evaluate_classifier",
@@ -62,6 +64,8 @@ __all__ = [
     "evaluate_pseudo_depth",
     "extract_features",
     "geodesic_deg",
+    "kendall_tau_b",
+    "kendall_tau_reference",
     "knn_scores",
     "knn_top1",
     "linear_probe",
@@ -69,6 +73,7 @@ __all__ = [
     "load_pose_eval_data",
     "load_zeroshot_data",
     "lookup",
+    "nearest_frames",
     "per_view_accuracy",
     "perspective_perturb",
     "pose_table_markdown",

@@ -95,28 +95,55 @@ def data_build(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: cached under $VANTAGE_HOME).")] = None,
     overrides: SetOpt = None,
     meshes: Annotated[Path | None, typer.Option(help="Render a user mesh folder <root>/<category>/...")] = None,
+    video: Annotated[bool, typer.Option("--video", help="Build the preset's multi-view video data (video:).")] = False,
     workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
-    shard: Annotated[str, typer.Option(help="Render only shard i of n objects, e.g. 0/4.")] = "0/1",
+    shard: Annotated[str, typer.Option(help="Render only shard i of n objects (trajectories), e.g. 0/4.")] = "0/1",
     overwrite: Annotated[bool, typer.Option(help="Replace a build with a different config in --out.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Render a multi-view dataset (resumable: re-run the same command after an interruption)."""
     from vantage.data import build_dataset, dataset_dir, load_build_config
 
-    ovr = list(overrides or []) + ([f"meshes.root={meshes}"] if meshes else [])
     try:
-        cfg = load_build_config(preset, ovr)
-        root = out or dataset_dir(cfg)
-        res = build_dataset(
-            cfg, root, workers=workers, shard=_parse_shard(shard), overwrite=overwrite, progress=not quiet
-        )
+        if video:
+            from vantage.data.video import build_video_dataset, load_video_config
+
+            if meshes:
+                raise typer.BadParameter("--meshes applies to image builds, not --video")
+            cfg = load_video_config(preset, list(overrides or []))
+            res = build_video_dataset(cfg, out, workers, _parse_shard(shard), overwrite, progress=not quiet)
+        else:
+            ovr = list(overrides or []) + ([f"meshes.root={meshes}"] if meshes else [])
+            cfg = load_build_config(preset, ovr)
+            root = out or dataset_dir(cfg)
+            res = build_dataset(
+                cfg, root, workers=workers, shard=_parse_shard(shard), overwrite=overwrite, progress=not quiet
+            )
     except _known_errors() as e:
         raise _fail(str(e)) from None
     state = "complete" if res.complete else "partial (other shards pending)"
+    unit = "trajectories" if video else "objects"
     typer.echo(
-        f"{res.root}: {state}; rendered {res.rendered} images, skipped {res.skipped} finished objects, "
+        f"{res.root}: {state}; rendered {res.rendered} images, skipped {res.skipped} finished {unit}, "
         f"{res.seconds:.1f} s" + (f"; manifest {res.manifest_hash}" if res.manifest_hash else "")
     )
+
+
+@data_app.command("preview-video")
+def data_preview_video(
+    root: Annotated[Path, typer.Argument(help="A built video dataset.")],
+    sequence: Annotated[str | None, typer.Option(help="Trajectory (sequence_id); default: the first.")] = None,
+    out: Annotated[Path, typer.Option(help="GIF to write.")] = Path("trajectory.gif"),
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = 12,
+) -> None:
+    """An animated GIF of one trajectory from every camera side by side (first-person camera first)."""
+    from vantage.data.preview import video_preview
+
+    try:
+        path = video_preview(root, out, sequence, fps)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"wrote {path}")
 
 
 @data_app.command("info")

@@ -30,7 +30,7 @@ __all__ = [
     "run_bench",
 ]
 
-PRESET_KEYS = ("extends", "data", "bench")  # top-level preset keys that are not a method's section
+PRESET_KEYS = ("extends", "data", "video", "bench")  # top-level preset keys that are not a method's section
 
 
 def get_method(name: str):

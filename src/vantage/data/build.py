@@ -19,10 +19,11 @@ import os
 import shutil
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -53,11 +54,13 @@ __all__ = [
     "ObjectTask",
     "SplitConfig",
     "build_dataset",
+    "build_folder",
     "dataset_dir",
     "load_build_config",
     "load_task_shape",
     "plan_objects",
     "resolve_data_root",
+    "run_build",
 ]
 
 PARTS_DIR = ".parts"
@@ -415,7 +418,7 @@ def _part_done(root: Path, task: ObjectTask, want_hash: str) -> bool:
     return True
 
 
-def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) -> None:
+def _prepare_root(root: Path, cfg_hash: str, cfg: Any, overwrite: bool) -> None:
     if root.exists() and not root.is_dir():
         raise DatasetError(f"output path {root} is a file, not a directory; choose a folder path for --out")
     marker = root / PARTS_DIR / "build.json"
@@ -439,7 +442,9 @@ def _prepare_root(root: Path, cfg_hash: str, cfg: BuildConfig, overwrite: bool) 
         atomic_write_json(marker, {"fingerprint": cfg_hash, "config": to_dict(cfg), "generator": __version__})
 
 
-def _finalize(root: Path, cfg: BuildConfig, tasks: list[ObjectTask], cfg_hash: str) -> tuple[str, int]:
+def _finalize(
+    root: Path, cfg: Any, tasks: list[Any], cfg_hash: str, version: int = GENERATOR_VERSION
+) -> tuple[str, int]:
     rows, files = [], {}
     for t in tasks:
         part = json.loads((root / PARTS_DIR / f"{t.object_id}.json").read_text())
@@ -461,7 +466,7 @@ def _finalize(root: Path, cfg: BuildConfig, tasks: list[ObjectTask], cfg_hash: s
         "generator": {
             "name": "vantage",
             "version": __version__,
-            "generator_version": GENERATOR_VERSION,
+            "generator_version": version,
             "config": to_dict(cfg),
             "fingerprint": cfg_hash,
         },
@@ -469,7 +474,7 @@ def _finalize(root: Path, cfg: BuildConfig, tasks: list[ObjectTask], cfg_hash: s
             "in": sorted({t.category for t in tasks if t.domain == "in"}),
             "out": sorted({t.category for t in tasks if t.domain == "out"}),
         },
-        "view_sets": {k: to_dict(v) for k, v in cfg.view_sets.items()},
+        "view_sets": {k: to_dict(v) for k, v in getattr(cfg, "view_sets", {}).items()},
         "image_size": cfg.image_size,
         "counts": {
             "images": len(rows),
@@ -518,22 +523,46 @@ def build_dataset(
         raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
     cfg_hash = build_fingerprint(cfg)
     tasks = plan_objects(cfg)  # a bad config or mesh folder fails here, before anything is written
+    return build_folder(cfg, root, tasks, cfg_hash, _init_worker, _render_object, workers, shard, overwrite,
+                        progress, start)  # fmt: skip
+
+
+def build_folder(cfg: Any, root: Path, tasks: list[Any], cfg_hash: str, init: Callable[..., None],
+                 render: Callable[[Any], int], workers: int | None = None, shard: tuple[int, int] = (0, 1),
+                 overwrite: bool = False, progress: bool = True, start: float | None = None,
+                 version: int = GENERATOR_VERSION) -> BuildResult:  # fmt: skip
+    """Prepare ``root`` for the build ``cfg_hash`` (refusing a foreign or differently configured folder unless
+    ``overwrite``), take its lock (one build at a time), and run :func:`run_build`."""
+    start = time.perf_counter() if start is None else start
     _prepare_root(root, cfg_hash, cfg, overwrite)
     lock = FileLock(str(root / PARTS_DIR / "build.lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise BuildError(
-            f"another build is writing {root} (it holds {lock.lock_file}); wait for it to finish"
-        ) from None
+        msg = f"another build is writing {root} (it holds {lock.lock_file}); wait for it to finish"
+        raise BuildError(msg) from None
     try:
-        return _build_locked(cfg, root, tasks, cfg_hash, workers, shard, progress, start)
+        return run_build(cfg, root, tasks, cfg_hash, workers, shard, progress, start, init, render, version)
     finally:
         lock.release()
 
 
-def _build_locked(cfg: BuildConfig, root: Path, tasks: list[ObjectTask], cfg_hash: str, workers: int | None,
-                  shard: tuple[int, int], progress: bool, start: float) -> BuildResult:  # fmt: skip
+def run_build(
+    cfg: Any,
+    root: Path,
+    tasks: list[Any],
+    cfg_hash: str,
+    workers: int | None,
+    shard: tuple[int, int],
+    progress: bool,
+    start: float,
+    init: Callable[..., None],
+    render: Callable[[Any], int],
+    version: int = GENERATOR_VERSION,
+) -> BuildResult:
+    """The build driver every generator shares (call it holding the folder's lock): render the tasks of this
+    shard that have no intact part record, with ``init(root, cfg[, worker])`` once per worker process and
+    ``render(task) -> images``; when every task is done, write metadata, checksums and card."""  # fmt: skip
     from tqdm.auto import tqdm
 
     i, n = shard
@@ -544,14 +573,14 @@ def _build_locked(cfg: BuildConfig, root: Path, tasks: list[ObjectTask], cfg_has
     rendered = 0
     bar = tqdm(total=len(todo), desc=f"render {cfg.name}", unit="obj", disable=not progress or not todo)
     if workers == 1:
-        _init_worker(str(root), cfg, worker=False)
+        init(str(root), cfg, worker=False)
         for t in todo:
-            rendered += _render_object(t)
+            rendered += render(t)
             bar.update()
     elif todo:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(root), cfg)) as ex:
-            pending = {ex.submit(_render_object, t) for t in todo}
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init, initargs=(str(root), cfg)) as ex:
+            pending = {ex.submit(render, t) for t in todo}
             try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -573,7 +602,7 @@ def _build_locked(cfg: BuildConfig, root: Path, tasks: list[ObjectTask], cfg_has
             card = {}  # rewritten below
         published = all((root / f).is_file() for f in (METADATA_FILE, CHECKSUM_FILE))
         if todo or not published or card.get("generator", {}).get("fingerprint") != cfg_hash:
-            manifest, images = _finalize(root, cfg, tasks, cfg_hash)
+            manifest, images = _finalize(root, cfg, tasks, cfg_hash, version)
         else:
             manifest, images = card["manifest_hash"], card["counts"]["images"]
     return BuildResult(root, complete, manifest, rendered, skipped, images, time.perf_counter() - start)

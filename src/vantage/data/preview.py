@@ -60,3 +60,33 @@ def contact_sheet(
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
     return out
+
+
+def video_preview(root: str | Path, out: str | Path, sequence: str | None = None, fps: int = 12) -> Path:
+    """Write an animated GIF of one sequence of a video dataset: each frame shows every camera side by side
+    (in ``camera_id`` order, first-person first) with the phase written under it."""
+    from vantage.data.clips import index_sequences
+    from vantage.data.schema import DatasetError, load_records
+
+    root = Path(root)
+    seqs = index_sequences([r for r in load_records(root) if r.sequence_id is not None], where=str(root))
+    if not seqs:
+        raise DatasetError(f"{root} has no sequences (rows with sequence_id / frame_index)")
+    pick = next((s for s in seqs if s.sequence_id == sequence), None) if sequence else seqs[0]
+    if pick is None:
+        raise DatasetError(f"{root} has no sequence {sequence!r}; it has {[s.sequence_id for s in seqs][:5]}...")
+    cams = sorted(pick.cameras, key=lambda c: (c != "fpv", c))
+    frames = []
+    for t in range(len(pick.frame_indices)):
+        tiles = [Image.open(root / pick.frames[c][t].file_name).convert("RGB") for c in cams]
+        w, h = tiles[0].size
+        sheet = Image.new("RGB", (w * len(tiles), h + 14), (255, 255, 255))
+        for k, tile in enumerate(tiles):
+            sheet.paste(tile, (k * w, 0))
+        ImageDraw.Draw(sheet).text((3, h + 1), f"{pick.sequence_id} t={t} {pick.frames[cams[0]][t].phase or ''}",
+                                   fill=(0, 0, 0))  # fmt: skip
+        frames.append(sheet)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(out, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from vantage.render.base import Background, Camera, Light, RenderOutput, composi
 from vantage.render.registry import register_renderer
 from vantage.shapes import ShapeObject
 
-__all__ = ["PyBulletRenderer"]
+__all__ = ["PyBulletRenderer", "capture"]
 
 # OpenCV camera (x right, y down, z forward) -> OpenGL camera (x right, y up, looking down -z).
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -39,6 +40,60 @@ def crease_shading(vertices: np.ndarray, faces: np.ndarray, crease_deg: float = 
     normals = np.einsum("cv,cvk->ck", keep.astype(np.float64), area_n[idx])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     return tri.reshape(-1, 3), np.arange(3 * len(faces)).reshape(-1, 3), normals
+
+
+def capture(
+    p: Any,
+    cid: int,
+    camera: Camera,
+    light: Light | None,
+    background: Background | None,
+    rng: np.random.Generator | None,
+    supersample: int = 1,
+    projections: dict[tuple, Any] | None = None,
+) -> RenderOutput:
+    """Render pybullet client ``cid``'s scene from ``camera`` with TinyRenderer: RGB composited on the
+    background, metric z-depth (0 on background) and mask; ``supersample`` > 1 box-filters a larger render."""
+    light = light or Light()
+    background = background or Background()
+    s = supersample
+    w, h = camera.width * s, camera.height * s
+    view = (_CV_TO_GL @ np.linalg.inv(camera.cam_to_world)).T.reshape(-1).tolist()  # column-major
+    key = (camera.fov_deg, w / h, camera.near, camera.far)
+    projections = {} if projections is None else projections
+    if key not in projections:
+        projections[key] = p.computeProjectionMatrixFOV(*key)
+    _, _, rgba, zbuf, seg = p.getCameraImage(
+        w,
+        h,
+        viewMatrix=view,
+        projectionMatrix=projections[key],
+        renderer=p.ER_TINY_RENDERER,
+        lightDirection=light.world_direction(camera).tolist(),
+        lightColor=[1.0, 1.0, 1.0],
+        lightAmbientCoeff=light.ambient,
+        lightDiffuseCoeff=light.diffuse,
+        lightSpecularCoeff=light.specular,
+        shadow=int(light.shadow),
+        physicsClientId=cid,
+    )
+    rgb = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)[..., :3]
+    mask = np.asarray(seg).reshape(h, w) >= 0
+    zbuf = np.asarray(zbuf, dtype=np.float64).reshape(h, w)
+    depth = camera.far * camera.near / (camera.far - (camera.far - camera.near) * zbuf)
+    depth = np.where(mask, depth, 0.0)
+    bg = background.image(camera.height, camera.width, rng)
+    if s > 1:
+        rgb = composite_background(rgb, mask, np.repeat(np.repeat(bg, s, 0), s, 1)).astype(np.float64)
+        rgb = rgb.reshape(camera.height, s, camera.width, s, 3).mean((1, 3)).round().astype(np.uint8)
+        cover = mask.reshape(camera.height, s, camera.width, s).mean((1, 3))
+        dsum = depth.reshape(camera.height, s, camera.width, s).sum((1, 3))
+        depth = np.where(cover > 0, dsum / np.maximum(cover * s * s, 1), 0.0)
+        mask = cover >= 0.5
+        depth = np.where(mask, depth, 0.0)
+    else:
+        rgb = composite_background(rgb, mask, bg)
+    return RenderOutput(rgb=np.ascontiguousarray(rgb), depth=depth.astype(np.float32), mask=mask)
 
 
 @register_renderer("pybullet")
@@ -90,46 +145,7 @@ class PyBulletRenderer:
         """RGB, metric z-depth and mask of the current object seen from ``camera``."""
         if not self._has_object:
             raise RuntimeError("PyBulletRenderer.render called before set_object")
-        light = light or Light()
-        background = background or Background()
-        s = self.supersample
-        w, h = camera.width * s, camera.height * s
-        view = (_CV_TO_GL @ np.linalg.inv(camera.cam_to_world)).T.reshape(-1).tolist()  # column-major
-        key = (camera.fov_deg, w / h, camera.near, camera.far)
-        if key not in self._projections:
-            self._projections[key] = self._p.computeProjectionMatrixFOV(*key)
-        proj = self._projections[key]
-        _, _, rgba, zbuf, seg = self._p.getCameraImage(
-            w,
-            h,
-            viewMatrix=view,
-            projectionMatrix=proj,
-            renderer=self._p.ER_TINY_RENDERER,
-            lightDirection=light.world_direction(camera).tolist(),
-            lightColor=[1.0, 1.0, 1.0],
-            lightAmbientCoeff=light.ambient,
-            lightDiffuseCoeff=light.diffuse,
-            lightSpecularCoeff=light.specular,
-            shadow=int(light.shadow),
-            physicsClientId=self._cid,
-        )
-        rgb = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)[..., :3]
-        mask = np.asarray(seg).reshape(h, w) >= 0
-        zbuf = np.asarray(zbuf, dtype=np.float64).reshape(h, w)
-        depth = camera.far * camera.near / (camera.far - (camera.far - camera.near) * zbuf)
-        depth = np.where(mask, depth, 0.0)
-        bg = background.image(camera.height, camera.width, rng)
-        if s > 1:
-            rgb = composite_background(rgb, mask, np.repeat(np.repeat(bg, s, 0), s, 1)).astype(np.float64)
-            rgb = rgb.reshape(camera.height, s, camera.width, s, 3).mean((1, 3)).round().astype(np.uint8)
-            cover = mask.reshape(camera.height, s, camera.width, s).mean((1, 3))
-            dsum = depth.reshape(camera.height, s, camera.width, s).sum((1, 3))
-            depth = np.where(cover > 0, dsum / np.maximum(cover * s * s, 1), 0.0)
-            mask = cover >= 0.5
-            depth = np.where(mask, depth, 0.0)
-        else:
-            rgb = composite_background(rgb, mask, bg)
-        return RenderOutput(rgb=np.ascontiguousarray(rgb), depth=depth.astype(np.float32), mask=mask)
+        return capture(self._p, self._cid, camera, light, background, rng, self.supersample, self._projections)
 
     def close(self) -> None:
         """Disconnect the pybullet client."""

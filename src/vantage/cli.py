@@ -604,6 +604,87 @@ def eval_zeroshot_cmd(
         typer.echo(f"wrote {out}")
 
 
+def _video_root(data: Path | None, preset: str) -> Path:
+    from vantage.data import DatasetError
+    from vantage.data.video import load_video_config, video_dataset_dir
+
+    root = data or video_dataset_dir(load_video_config(preset))
+    if not (root / "dataset.json").is_file():
+        hint = "" if data else f"; run `vantage data build --video --preset {preset}` or pass --data"
+        raise DatasetError(f"no built video dataset at {root}{hint}")
+    return root
+
+
+@train_app.command("align")
+def train_align_cmd(
+    trl3d: Annotated[str, typer.Option("--3dtrl", help="none | faithful | improved")] = "none",
+    objective: Annotated[str, typer.Option(help="tcn (faithful margin loss) | infonce (improved)")] = "infonce",
+    data: Annotated[Path | None, typer.Option(help="A built video dataset (default: the preset's).")] = None,
+    preset: PresetOpt = "default",
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/align/<3dtrl>-<objective>-seed<s>).")
+    ] = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = 0,
+    devices: DevicesOpt = 1,
+    accelerator: AcceleratorOpt = "auto",
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override an align config field: key=value.")
+    ] = None,
+    stop_after: StopAfterOpt = None,
+    overwrite: OverwriteRunOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Multi-view time-contrastive training of a per-frame encoder (+3DTRL) on the first-person and seen
+    third-person cameras of a video dataset (settings: the preset's align.train, then these options)."""
+    from vantage.config import from_dict, load_preset, set_override
+    from vantage.train.align import AlignTrainConfig, train_align
+
+    try:
+        fields = dict((load_preset(preset).get("align", {}) or {}).get("train", {}) or {})
+        fields.update({"trl3d": trl3d, "objective": objective, "seed": seed, "devices": devices,
+                       "accelerator": accelerator})  # fmt: skip
+        if epochs is not None:
+            fields["epochs"] = epochs
+        for o in overrides or []:
+            set_override(fields, o)
+        cfg = from_dict(AlignTrainConfig, fields, "train align")
+        root = _video_root(data, preset)
+        run = out or Path("runs") / "align" / f"{cfg.trl3d}-{cfg.objective}-seed{cfg.seed}"
+        ckpt = train_align(cfg, root, run, progress=not quiet, stop_after=stop_after, overwrite=overwrite)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    _echo_once(f"checkpoint: {ckpt}")
+
+
+@eval_app.command("align")
+def eval_align_cmd(
+    checkpoint: Annotated[Path, typer.Option(help="A `vantage train align` checkpoint.")],
+    data: Annotated[Path | None, typer.Option(help="A built video dataset (default: the preset's).")] = None,
+    preset: PresetOpt = "default",
+    split: Annotated[str, typer.Option(help="Trajectories to score: test | val.")] = "test",
+    out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
+) -> None:
+    """Alignment error, cycle error and Kendall's tau (reference and tau-b) over every camera pair of the held-out
+    trajectories, for first-/third-person and third-/third-person pairs, seen and unseen cameras; with 3DTRL, the
+    camera-head diagnostic."""
+    from vantage.eval.align import AlignEvalConfig, evaluate_alignment
+    from vantage.io import atomic_write_json
+    from vantage.models import find_3dtrl
+    from vantage.train.align import load_align_encoder
+
+    try:
+        module, cfg = load_align_encoder(checkpoint)
+        trl = find_3dtrl(module.encoder) if cfg.trl3d != "none" else None
+        res = evaluate_alignment(module.embed, _video_root(data, preset), cfg.image_size, AlignEvalConfig(split), trl)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(json.dumps(res, indent=2))
+    if out is not None:
+        atomic_write_json(out, {"checkpoint": str(checkpoint), **res})
+        typer.echo(f"wrote {out}")
+
+
 @app.command("bench")
 def bench(
     preset: PresetOpt = "default",

@@ -103,12 +103,16 @@ class MethodPlugin:
         """The suite's result from the finished grid (default: the generic record; add plots here)."""
         return grid.record()
 
-    def run(self, ctx: BenchContext) -> dict[str, Any]:
-        """The suite: parse settings, run the grid, build the result."""
+    def dataset(self, ctx: BenchContext, s: Settings) -> Path:
+        """The dataset the grid trains and evaluates on (default: the data suite's image dataset)."""
         from vantage.bench.context import resolve_dataset
 
+        return resolve_dataset(ctx)
+
+    def run(self, ctx: BenchContext) -> dict[str, Any]:
+        """The suite: parse settings, run the grid, build the result."""
         s = self.settings(ctx.config, ctx.where)
-        root = resolve_dataset(ctx)
+        root = self.dataset(ctx, s)
         grid = run_grid(
             ctx,
             self.variants(s),

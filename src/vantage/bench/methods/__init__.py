@@ -4,6 +4,7 @@ from vantage.bench.methods.data import DataSuite
 from vantage.bench.methods.ovt import OVTBenchConfig, OVTMethod
 from vantage.bench.methods.pose_ssl import PoseSSLBenchConfig, PoseSSLMethod
 from vantage.bench.methods.trl3d import TRLBenchConfig, TRLMethod
+from vantage.bench.methods.video_align import AlignBenchConfig, VideoAlignMethod
 
-__all__ = ["DataSuite", "OVTBenchConfig", "OVTMethod", "PoseSSLBenchConfig", "PoseSSLMethod", "TRLBenchConfig",
-           "TRLMethod"]  # fmt: skip
+__all__ = ["AlignBenchConfig", "DataSuite", "OVTBenchConfig", "OVTMethod", "PoseSSLBenchConfig", "PoseSSLMethod",
+           "TRLBenchConfig", "TRLMethod", "VideoAlignMethod"]  # fmt: skip

@@ -1,0 +1,175 @@
+"""Multi-view video alignment plug-in (3DTRL's headline task): DeiT + time-contrastive training vs + 3DTRL
+faithful vs improved on the preset's video data, trained on the first-person and seen cameras, scored on
+held-out trajectories for seen and unseen cameras, at several fractions of the training trajectories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vantage.bench.context import BenchContext
+from vantage.bench.grid import Evaluation, Trained, Variant
+from vantage.bench.plugin import MethodPlugin, Settings, register_method
+from vantage.config import from_dict, to_dict
+from vantage.eval.align import GROUPS, AlignEvalConfig
+from vantage.io import sha256_file
+from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed
+from vantage.train.align import ALIGN_OBJECTIVES, AlignTrainConfig
+
+__all__ = ["AlignBenchConfig", "VideoAlignMethod"]
+
+LABELS = {"none": "DeiT", "faithful": "+3DTRL faithful", "improved": "+3DTRL improved"}
+COLUMNS = {"align err": "align_err", "cycle err": "cycle_err", "tau": "tau", "tau-b": "tau_b"}
+# The paper's Pick (Panda) numbers, DeiT+TCN -> +3DTRL: (align err, cycle err, tau)
+PAPER = {"seen": ((0.216, 0.138, 0.244), (0.115, 0.073, 0.633)),
+         "unseen": ((0.294, 0.225, -0.016), (0.180, 0.163, 0.389))}  # fmt: skip
+
+
+@dataclass
+class AlignBenchConfig:
+    """Which runs the suite makes (the preset's ``align.bench`` section)."""
+
+    variants: list[str] = field(default_factory=lambda: ["none", "faithful", "improved"])
+    objective: str = "infonce"
+    fractions: list[float] = field(default_factory=lambda: [1.0])  # of the training trajectories
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.variants if v not in LABELS]
+        if bad or not self.variants:
+            raise ValueError(f"variants {bad or self.variants} invalid; choose from {list(LABELS)}")
+        if self.objective not in ALIGN_OBJECTIVES:
+            raise ValueError(f"objective must be one of {ALIGN_OBJECTIVES}, got {self.objective!r}")
+        if not self.fractions or not all(0 < f <= 1 for f in self.fractions):
+            raise ValueError(f"fractions must be in (0, 1], got {self.fractions}")
+        if not self.seeds:
+            raise ValueError("seeds must list at least one seed")
+
+
+def _name(v: str, fraction: float, many: bool) -> str:
+    return f"{LABELS[v]} ({fraction:.0%})" if many else LABELS[v]
+
+
+@register_method
+class VideoAlignMethod(MethodPlugin):
+    """Alignment of first- and third-person videos with a per-frame encoder (+3DTRL)."""
+
+    name = "video_align"
+    title = "Multi-view video alignment (first- and third-person)"
+    section = "align"
+    parts: ClassVar[dict[str, type]] = {"train": AlignTrainConfig, "eval": AlignEvalConfig, "bench": AlignBenchConfig}
+
+    def dataset(self, ctx: BenchContext, s: Settings) -> Path:
+        """Build or reuse the preset's video data (its ``video`` section)."""
+        from vantage.data.video import VideoConfig, build_video_dataset
+
+        cfg = from_dict(VideoConfig, ctx.config.get("video", {}) or {}, f"{ctx.where}: video")
+        res = build_video_dataset(cfg, workers=ctx.workers, progress=ctx.progress)
+        ctx.memo["video_build"] = {"root": str(res.root), "rendered": res.rendered, "seconds": round(res.seconds, 2)}
+        return res.root
+
+    def variants(self, s: Settings) -> list[Variant]:
+        b: AlignBenchConfig = s["bench"]
+        many = len(b.fractions) > 1
+        rows = []
+        for f in sorted(b.fractions, reverse=True):
+            base = _name("none", f, many) if "none" in b.variants else None
+            for v in b.variants:
+                fields = {"trl3d": v, "train_fraction": f, "objective": b.objective}
+                rows.append(Variant(_name(v, f, many), f"{v}-f{f:g}", fields, None if v == "none" else base))
+        return rows
+
+    def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
+              done: dict[str, Trained]) -> Trained:  # fmt: skip
+        from vantage.train.align import train_align
+
+        cfg = from_dict(AlignTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
+        ckpt = train_align(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
+        return Trained(ckpt, sha256_file(ckpt), cfg)
+
+    def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,
+                 root: Path) -> Evaluation:  # fmt: skip
+        from vantage.eval.align import evaluate_alignment
+        from vantage.models import find_3dtrl
+        from vantage.train.align import load_align_encoder
+
+        module, cfg = load_align_encoder(trained.path)
+        trl = find_3dtrl(module.encoder) if cfg.trl3d != "none" else None
+        return Evaluation(evaluate_alignment(module.embed, root, cfg.image_size, s["eval"], trl))
+
+    def delta_view(self, table: dict[str, Any]) -> dict[str, Any]:
+        return {"groups": table.get("groups", {})}
+
+    def finish(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, Any]:
+        rec = grid.record()
+        return {
+            "video": ctx.memo.get("video_build", {}),
+            "train_config": s.raw["train"],
+            "eval_config": to_dict(s["eval"]),
+            "bench_config": to_dict(s["bench"]),
+            **rec,
+            "plots": self._plots(ctx, s, rec),
+        }
+
+    def _plots(self, ctx: BenchContext, s: Settings, rec: dict[str, Any]) -> dict[str, str]:
+        """Data efficiency: first-/third-person alignment error (unseen cameras) against the training fraction."""
+        b: AlignBenchConfig = s["bench"]
+        if len(b.fractions) < 2:
+            return {}
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+        for ax, group in zip(axes, ("fpv_tpv/seen", "fpv_tpv/unseen"), strict=True):
+            for v in b.variants:
+                xs, ys, es = [], [], []
+                for f in sorted(b.fractions):
+                    leaf = rec["table"].get(_name(v, f, True), {}).get("groups", {}).get(group, {}).get("align_err")
+                    if isinstance(leaf, dict):
+                        xs.append(100 * f)
+                        ys.append(leaf["mean"])
+                        es.append(leaf["std"])
+                ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=LABELS[v])
+            ax.set(title=f"{group.replace('_', '-')}", xlabel="training trajectories (%)", ylabel="alignment error")
+            ax.grid(alpha=0.3)
+        axes[0].legend()
+        fig.savefig(ctx.out / "video_align_efficiency.png", dpi=110)
+        plt.close(fig)
+        return {"efficiency": "video_align_efficiency.png"}
+
+    def present(self, res: dict[str, Any], run_dir: Path) -> Section:
+        seeds = res.get("bench_config", {}).get("seeds", [])
+        table, order = res.get("table", {}), res.get("order") or list(res.get("table", {}))
+        blocks: list[Any] = [
+            Text(
+                f"Per view pair of every held-out trajectory (mean ± std over seeds {seeds}): alignment error and "
+                "cycle error (lower is better, fraction of the sequence length), Kendall's tau as the reference "
+                "computes it (ties count against) and tau-b (ties neutral). Trained on the first-person camera "
+                "and the seen third-person cameras; unseen = pairs with a camera never trained on."
+            )
+        ]
+        for group in GROUPS:
+            rows = [[n, *(fmt_mean_std(table[n].get("groups", {}).get(group, {}).get(c), 3) for c in COLUMNS.values())]
+                    for n in order if n in table]  # fmt: skip
+            blocks.append(Table(["model", *COLUMNS], rows, title=group.replace("_", "-").replace("/", ", ")))
+        deltas = res.get("deltas", {})
+        if deltas:
+            rows = [[n, g, *(fmt_signed(d.get("groups", {}).get(g, {}).get(c), 3) for c in COLUMNS.values())]
+                    for n, d in deltas.items() for g in ("fpv_tpv/seen", "fpv_tpv/unseen")]  # fmt: skip
+            blocks.append(Table(["model", "pairs", *COLUMNS], rows, title="minus DeiT (same seed)"))
+        cams = [[n, *(fmt_mean_std(table[n]["camera_head"].get(k), 3) for k in
+                      ("rotation_corr", "translation_corr", "rotation_spread_deg", "translation_spread"))]
+                for n in order if n in table and "camera_head" in table[n]]  # fmt: skip
+        if cams:
+            head = ["model", "rotation corr", "translation corr", "rotation spread (deg)", "translation spread"]
+            blocks.append(Table(head, cams, title="3DTRL camera head vs the true cameras"))
+        paper = [[f"paper Pick, {k}", *(f"{a:.3f} -> {b:.3f}" for a, b in zip(*PAPER[k], strict=True))]
+                 for k in ("seen", "unseen")]  # fmt: skip
+        blocks.append(Table(["paper (DeiT+TCN -> +3DTRL)", "align err", "cycle err", "tau"], paper))
+        blocks.append(Figure(res.get("plots", {}).get("efficiency"), "Alignment error vs training trajectories"))
+        blocks.append(KeyValues({**res.get("train_config", {}), **res.get("video", {})}, "configuration",
+                                collapsed=True))  # fmt: skip
+        return Section(f"{self.title} (seeds {seeds})", blocks)

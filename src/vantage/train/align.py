@@ -66,6 +66,7 @@ class AlignTrainConfig(RunConfig):
     margin: float = 30.0
     clip_frames: int = 8
     clip_stride: int = 2
+    clips_per_sequence: int = 0  # training clips per trajectory and epoch, spread evenly (0: every start)
     train_fraction: float = 1.0
     optimizer: str = "adam"
     lr: float = 3e-4
@@ -87,8 +88,8 @@ class AlignTrainConfig(RunConfig):
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if self.objective == "tcn" and self.clip_frames < 2 * self.window + 2:
             raise ValueError(f"clip_frames must be >= 2 x window + 2 = {2 * self.window + 2} for the TCN objective")
-        if self.clip_frames < 2 or self.clip_stride < 1:
-            raise ValueError("clip_frames must be >= 2 and clip_stride >= 1")
+        if self.clip_frames < 2 or self.clip_stride < 1 or self.clips_per_sequence < 0:
+            raise ValueError("clip_frames must be >= 2, clip_stride >= 1 and clips_per_sequence >= 0")
         if self.optimizer not in ("adam", "adamw"):
             raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
 
@@ -137,7 +138,7 @@ def align_loader(data: str | Path, cfg: AlignTrainConfig) -> DataLoader:
     if len(cams) < 2:
         raise ValueError(f"{data} has fewer than two training cameras (fpv + seen views) to align")
     clips = ClipDataset(data, split="train", cameras=cams, frames=cfg.clip_frames, stride=cfg.clip_stride,
-                        clips_per_sequence=0, transform=_to_tensor(cfg.image_size))  # fmt: skip
+                        clips_per_sequence=cfg.clips_per_sequence, transform=_to_tensor(cfg.image_size))  # fmt: skip
     if cfg.train_fraction < 1:
         keep = max(1, round(len(clips.sequences) * cfg.train_fraction))
         g = torch.Generator().manual_seed(cfg.seed)

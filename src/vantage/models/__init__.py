@@ -21,7 +21,14 @@ from vantage.models.clip import (
     save_clip,
 )
 from vantage.models.trl3d import RZ_CONVENTIONS, TRL3D, TRL_MODES, TRLDiagnostics, trl3d_param_formula
-from vantage.models.trl3d_timm import INSERTIONS, TRLInsertion, add_3dtrl, find_3dtrl, register_3dtrl_insertion
+from vantage.models.trl3d_timm import (
+    INSERTIONS,
+    TRLInsertion,
+    add_3dtrl,
+    create_timm_encoder,
+    find_3dtrl,
+    register_3dtrl_insertion,
+)
 
 __all__ = [
     "INSERTIONS",
@@ -41,6 +48,7 @@ __all__ = [
     "count_trainable",
     "create_backbone",
     "create_clip",
+    "create_timm_encoder",
     "find_3dtrl",
     "get_clip_tokenizer",
     "load_backbone_weights",

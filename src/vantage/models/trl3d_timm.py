@@ -21,7 +21,7 @@ from torch import nn
 
 from vantage.models.trl3d import TRL3D
 
-__all__ = ["INSERTIONS", "TRLInsertion", "add_3dtrl", "find_3dtrl", "register_3dtrl_insertion"]
+__all__ = ["INSERTIONS", "TRLInsertion", "add_3dtrl", "create_timm_encoder", "find_3dtrl", "register_3dtrl_insertion"]
 
 
 class TRLInsertion(nn.Module):
@@ -166,3 +166,25 @@ def add_3dtrl(model: nn.Module, position: float = 1 / 3, mode: str = "improved",
         ins.to(device=ref.device, dtype=ref.dtype)
     model.trl3d = ins
     return model
+
+
+def create_timm_encoder(name: str, num_classes: int = 0, pretrained: bool = False, image_size: int | None = None,
+                        model_kwargs: dict[str, Any] | None = None, trl3d: str = "none", trl_position: float = 1 / 3,
+                        rz_convention: str | None = None) -> nn.Module:  # fmt: skip
+    """A timm model by name (architecture checked, lists in ``model_kwargs`` turned into tuples, ``img_size`` set
+    from ``image_size`` for transformers that take it), with 3DTRL inserted when ``trl3d`` is a mode."""
+    import timm
+
+    from vantage.models.backbones import check_timm_name
+
+    check_timm_name(name)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in (model_kwargs or {}).items()}
+    if image_size is not None and "img_size" not in kwargs and any(k in name for k in _IMG_SIZE_FAMILIES):
+        kwargs["img_size"] = image_size
+    model = timm.create_model(name, pretrained=pretrained, num_classes=num_classes, **kwargs)
+    if trl3d != "none":
+        add_3dtrl(model, position=trl_position, mode=trl3d, rz_convention=rz_convention)
+    return model
+
+
+_IMG_SIZE_FAMILIES = ("vit", "deit", "swin", "tnt", "eva", "beit")

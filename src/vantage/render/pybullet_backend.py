@@ -11,7 +11,7 @@ from vantage.render.base import Background, Camera, Light, RenderOutput, composi
 from vantage.render.registry import register_renderer
 from vantage.shapes import ShapeObject
 
-__all__ = ["PyBulletRenderer", "capture"]
+__all__ = ["PyBulletClient", "PyBulletRenderer", "capture"]
 
 # OpenCV camera (x right, y down, z forward) -> OpenGL camera (x right, y up, looking down -z).
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -96,13 +96,10 @@ def capture(
     return RenderOutput(rgb=np.ascontiguousarray(rgb), depth=depth.astype(np.float32), mask=mask)
 
 
-@register_renderer("pybullet")
-class PyBulletRenderer:
-    """Renders coloured part meshes with TinyRenderer; one instance owns one pybullet DIRECT client.
-
-    ``supersample`` > 1 renders at that multiple of the requested size and box-filters down, which
-    anti-aliases edges at a cost of ``supersample**2`` in time.
-    """
+class PyBulletClient:
+    """Owns one pybullet DIRECT client (no GL, no display) and its cached projection matrices; closes it on
+    ``close``, on leaving a ``with`` block, or when collected. ``supersample`` > 1 renders at that multiple of
+    the requested size and box-filters down (anti-aliasing at ``supersample**2`` the time)."""
 
     def __init__(self, supersample: int = 1) -> None:
         import pybullet
@@ -112,8 +109,36 @@ class PyBulletRenderer:
         self._p = pybullet
         self._cid = pybullet.connect(pybullet.DIRECT)
         self.supersample = int(supersample)
+        self._projections: dict[tuple, Any] = {}
+
+    def _capture(self, camera: Camera, light: Light | None, background: Background | None,
+                 rng: np.random.Generator | None) -> RenderOutput:  # fmt: skip
+        return capture(self._p, self._cid, camera, light, background, rng, self.supersample, self._projections)
+
+    def close(self) -> None:
+        """Disconnect the pybullet client."""
+        if self._cid is not None and self._p.isConnected(physicsClientId=self._cid):
+            self._p.disconnect(physicsClientId=self._cid)
+        self._cid = None
+
+    def __enter__(self) -> PyBulletClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have torn pybullet down already
+            self.close()
+
+
+@register_renderer("pybullet")
+class PyBulletRenderer(PyBulletClient):
+    """Renders coloured part meshes of one object with TinyRenderer."""
+
+    def __init__(self, supersample: int = 1) -> None:
+        super().__init__(supersample)
         self._has_object = False
-        self._projections: dict[tuple, tuple] = {}
 
     def set_object(self, obj: ShapeObject) -> None:
         """Replace the scene with ``obj``: one static visual body per coloured part."""
@@ -145,20 +170,4 @@ class PyBulletRenderer:
         """RGB, metric z-depth and mask of the current object seen from ``camera``."""
         if not self._has_object:
             raise RuntimeError("PyBulletRenderer.render called before set_object")
-        return capture(self._p, self._cid, camera, light, background, rng, self.supersample, self._projections)
-
-    def close(self) -> None:
-        """Disconnect the pybullet client."""
-        if self._cid is not None and self._p.isConnected(physicsClientId=self._cid):
-            self._p.disconnect(physicsClientId=self._cid)
-        self._cid = None
-
-    def __enter__(self) -> PyBulletRenderer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown may have torn pybullet down already
-            self.close()
+        return self._capture(camera, light, background, rng)

@@ -3,13 +3,12 @@ pybullet's TinyRenderer with the same camera, light and background model as sing
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from vantage.render.base import Background, Camera, Light, RenderOutput
-from vantage.render.pybullet_backend import capture
+from vantage.render.pybullet_backend import PyBulletClient
 
 __all__ = ["Body", "PyBulletScene"]
 
@@ -34,19 +33,12 @@ class Body:
             raise ValueError(f"body {self.name}: a {self.shape} needs {need} positive sizes, got {self.size}")
 
 
-class PyBulletScene:
-    """Owns one pybullet DIRECT client holding a set of bodies; ``set_pose`` moves one, ``render`` draws all."""
+class PyBulletScene(PyBulletClient):
+    """A set of bodies in one pybullet client; ``set_pose`` moves one, ``render`` draws all."""
 
     def __init__(self, supersample: int = 1) -> None:
-        import pybullet
-
-        if supersample < 1:
-            raise ValueError(f"supersample must be >= 1, got {supersample}")
-        self._p = pybullet
-        self._cid = pybullet.connect(pybullet.DIRECT)
-        self.supersample = int(supersample)
+        super().__init__(supersample)
         self._bodies: dict[str, int] = {}
-        self._projections: dict[tuple, object] = {}
 
     def clear(self) -> None:
         """Remove every body."""
@@ -82,14 +74,4 @@ class PyBulletScene:
         """RGB, metric z-depth and mask of the scene seen from ``camera``."""
         if not self._bodies:
             raise RuntimeError("PyBulletScene.render called on an empty scene")
-        return capture(self._p, self._cid, camera, light, background, rng, self.supersample, self._projections)
-
-    def close(self) -> None:
-        """Disconnect the pybullet client."""
-        if self._cid is not None and self._p.isConnected(physicsClientId=self._cid):
-            self._p.disconnect(physicsClientId=self._cid)
-        self._cid = None
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
+        return self._capture(camera, light, background, rng)

@@ -27,8 +27,7 @@ from vantage.losses.time_contrastive import (
     sample_tcn_frames,
     tcn_margin_loss,
 )
-from vantage.models import RZ_CONVENTIONS, TRL_MODES, add_3dtrl
-from vantage.models.backbones import check_timm_name
+from vantage.models import RZ_CONVENTIONS, TRL_MODES, create_timm_encoder
 from vantage.train.common import (
     CheckpointError,
     ResumableRNG,
@@ -96,16 +95,8 @@ class AlignTrainConfig(RunConfig):
 
 def build_align_encoder(cfg: AlignTrainConfig) -> torch.nn.Module:
     """The per-frame encoder: a timm model without classifier (pooled / CLS feature), + 3DTRL if asked."""
-    import timm
-
-    check_timm_name(cfg.model)
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.model_kwargs.items()}
-    if "img_size" not in kwargs and any(k in cfg.model for k in ("vit", "deit", "swin", "tnt")):
-        kwargs["img_size"] = cfg.image_size
-    model = timm.create_model(cfg.model, pretrained=cfg.pretrained, num_classes=0, **kwargs)
-    if cfg.trl3d != "none":
-        add_3dtrl(model, position=cfg.trl_position, mode=cfg.trl3d, rz_convention=cfg.trl_rz_convention)
-    return model
+    return create_timm_encoder(cfg.model, 0, cfg.pretrained, cfg.image_size, cfg.model_kwargs, cfg.trl3d,
+                               cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
 
 
 class _AlignClips(Dataset):

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from vantage.data.sampling import KeyedAugment
-from vantage.models import RZ_CONVENTIONS, TRL_MODES, add_3dtrl
-from vantage.models.backbones import check_timm_name
+from vantage.models import RZ_CONVENTIONS, TRL_MODES, create_timm_encoder
 from vantage.train.common import (
     ResumableRNG,
     RunConfig,
@@ -82,20 +81,8 @@ class ClassifyTrainConfig(RunConfig):
 
 def build_classifier(cfg: ClassifyTrainConfig, num_classes: int) -> torch.nn.Module:
     """The timm model of a config (any size via ``model_kwargs``), with 3DTRL inserted if asked."""
-    import timm
-
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.model_kwargs.items()}
-    if "img_size" not in kwargs and _takes_img_size(cfg.model):
-        kwargs["img_size"] = cfg.image_size
-    check_timm_name(cfg.model)
-    model = timm.create_model(cfg.model, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs)
-    if cfg.trl3d != "none":
-        add_3dtrl(model, position=cfg.trl_position, mode=cfg.trl3d, rz_convention=cfg.trl_rz_convention)
-    return model
-
-
-def _takes_img_size(name: str) -> bool:
-    return any(k in name for k in ("vit", "deit", "swin", "tnt", "eva", "beit"))
+    return create_timm_encoder(cfg.model, num_classes, cfg.pretrained, cfg.image_size, cfg.model_kwargs, cfg.trl3d,
+                               cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
 
 
 def train_view_filter(cfg: ClassifyTrainConfig):

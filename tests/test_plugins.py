@@ -139,6 +139,11 @@ def test_clip_dataset_reads_synchronised_cameras(tmp_path):
     assert whole[1]["frames"].shape[1] == 6 and whole[1]["label"] == 1
     with pytest.raises(DatasetError, match="fewer than a clip"):
         ClipDataset(tmp_path / "v", frames=7)
+    spread = ClipDataset(tmp_path / "v", frames=3, stride=0, clips_per_sequence=2)  # 6 frames a sequence
+    assert [spread[k]["frame_index"].tolist() for k in range(2)] == [[0, 2, 4], [1, 3, 5]] and len(spread) == 4
+    assert len(ClipDataset(tmp_path / "v", frames=3, stride=0, clips_per_sequence=0)) == 2 * 2  # 6 // 3 each
+    with pytest.raises(ValueError, match="stride >= 0"):
+        ClipDataset(tmp_path / "v", frames=0, stride=0)
     with pytest.raises(DatasetError, match="no camera side"):
         ClipDataset(tmp_path / "v", cameras=["side"])
 

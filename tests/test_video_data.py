@@ -159,6 +159,35 @@ def test_alignment_benchmark_oracles(video_build):
     for g in bad["groups"].values():
         assert g["tau"] == -1 and "tau_b" not in g  # collapsed: ties discordant; tau-b undefined (NaN, dropped)
     assert good["trajectories"] == 2 and set(good["tasks_fpv_tpv"]) == {"pick_place", "pour"}
+    assert good["retrieval"]["query"] == "fpv" and good["retrieval"]["target"] == "tpv2"  # the unseen camera
+    assert bad["phases"]["mean"]["progress_r2"] <= 0.01  # a constant encoder explains no progress
+
+
+def test_phase_probes_score_a_phase_leak_and_a_constant(video_build):
+    """TCC's probes: embeddings that carry the phase and the progress score ~100 % / R^2 ~1; constant ones score
+    at most the share of the most frequent phase and R^2 <= 0."""
+    from vantage.data.clips import index_sequences
+    from vantage.eval.align import _Embedded, phase_progress, phase_scores
+
+    assert np.allclose(phase_progress(["a", "a", "b", "b", "b", "a"]), [0, 0.5, 0, 1 / 3, 2 / 3, 0])
+    rows = load_records(video_build)
+    names = sorted({r.phase for r in rows})
+
+    def embedded(split: str, leak: bool) -> list:
+        out = []
+        for seq in index_sequences([r for r in rows if r.split == split]):
+            phases = [r.phase for r in seq.frames["fpv"]]
+            code = torch.tensor([[*(float(p == n) for n in names), q] for p, q in zip(phases, phase_progress(phases),
+                                                                                       strict=True)])  # fmt: skip
+            z = code if leak else torch.zeros_like(code)
+            out.append(_Embedded(seq, z.expand(len(seq.cameras), *z.shape), {}, phases))
+        return out
+
+    good = phase_scores(embedded("train", True), embedded("test", True))
+    assert set(good) == {"pick_place", "pour", "mean"}
+    assert good["mean"]["phase_acc"] > 99 and good["mean"]["progress_r2"] > 0.99
+    bad = phase_scores(embedded("train", False), embedded("test", False))
+    assert bad["mean"]["progress_r2"] <= 0.01 and bad["mean"]["phase_acc"] < 50
 
 
 @pytest.mark.parametrize(("objective", "trl3d"), [("infonce", "improved"), ("tcn", "faithful")])
@@ -187,7 +216,8 @@ def test_video_align_suite_and_cli(video_build, tmp_path, vantage_main):
     config = {"video": {}, "align": {
         "train": {"model_kwargs": {"patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 1}, "image_size": 24,
                   "epochs": 1, "clip_frames": 4, "clip_stride": 1, "batch_size": 2, "accelerator": "cpu"},
-        "bench": {"variants": ["none", "improved"], "fractions": [1.0, 0.5]}}}  # fmt: skip
+        "bench": {"variants": ["none", "improved", "resnet"], "fractions": [1.0, 0.5],
+                  "resnet": {"model": "resnet18", "model_kwargs": {"channels": [8, 8, 16, 16]}}}}}  # fmt: skip
     plugin = METHODS["video_align"]
     plugin_dataset = plugin.dataset
     plugin.dataset = lambda ctx, s: video_build  # the fixture's data instead of the preset's build
@@ -195,9 +225,15 @@ def test_video_align_suite_and_cli(video_build, tmp_path, vantage_main):
         res = plugin.run(BenchContext("t", config, tmp_path))
     finally:
         plugin.dataset = plugin_dataset
-    assert res["order"] == ["DeiT (100%)", "+3DTRL improved (100%)", "DeiT (50%)", "+3DTRL improved (50%)"]
-    assert set(res["deltas"]) == {"+3DTRL improved (100%)", "+3DTRL improved (50%)"}
+    assert res["order"] == ["DeiT (100%)", "+3DTRL improved (100%)", "ResNet (100%)", "DeiT (50%)",
+                            "+3DTRL improved (50%)", "ResNet (50%)"]  # fmt: skip
+    assert set(res["deltas"]) == {f"{m} ({f})" for m in ("+3DTRL improved", "ResNet") for f in ("100%", "50%")}
     assert "camera_head" in res["table"]["+3DTRL improved (50%)"] and (tmp_path / res["plots"]["efficiency"]).is_file()
+    assert "camera_head" not in res["table"]["ResNet (100%)"] and "phases" in res["table"]["ResNet (100%)"]
+    assert (tmp_path / res["plots"]["retrieval"]).is_file()
+    resnet_cfg = torch.load(tmp_path / "video_align" / "resnet-f1-seed0" / "checkpoints" / "last.ckpt",
+                            weights_only=False)["hyper_parameters"]["cfg"]  # fmt: skip
+    assert resnet_cfg["model"] == "resnet18" and resnet_cfg["model_kwargs"] == {"channels": [8, 8, 16, 16]}
     (tmp_path / "results.json").write_text(__import__("json").dumps({"preset": "t", "suites": {"video_align": res}}))
     page, md = render_report(tmp_path)
     assert "Multi-view video alignment" in page.read_text() and "| +3DTRL improved (50%) |" in md
@@ -207,5 +243,8 @@ def test_video_align_suite_and_cli(video_build, tmp_path, vantage_main):
                                   "--set", "clip_frames=6")  # fmt: skip
     assert code == 0, err
     code, out, err = vantage_main("eval", "align", "--checkpoint", str(run / "checkpoints" / "last.ckpt"), "--data",
-                                  str(video_build), "--out", str(tmp_path / "a.json"))  # fmt: skip
-    assert code == 0 and "fpv_tpv/unseen" in out and "camera_head" in out, err
+                                  str(video_build), "--out", str(tmp_path / "a.json"), "--figure",
+                                  str(tmp_path / "r.png"))  # fmt: skip
+    assert code == 0 and "fpv_tpv/unseen" in out and "camera_head" in out and "phases" in out, err
+    saved = __import__("json").loads((tmp_path / "a.json").read_text())
+    assert (tmp_path / "r.png").is_file() and len(saved["retrieval"]["nn"]) > 0

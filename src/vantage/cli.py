@@ -664,11 +664,14 @@ def eval_align_cmd(
     preset: PresetOpt = "default",
     split: Annotated[str, typer.Option(help="Trajectories to score: test | val.")] = "test",
     out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
+    figure: Annotated[
+        Path | None, typer.Option(help="PNG: first-person query frames and the third-person frames retrieved.")
+    ] = None,
 ) -> None:
     """Alignment error, cycle error and Kendall's tau (reference and tau-b) over every camera pair of the held-out
-    trajectories, for first-/third-person and third-/third-person pairs, seen and unseen cameras; with 3DTRL, the
-    camera-head diagnostic."""
-    from vantage.eval.align import AlignEvalConfig, evaluate_alignment
+    trajectories, for first-/third-person and third-/third-person pairs, seen and unseen cameras; phase
+    classification and progression probes; with 3DTRL, the camera-head diagnostic."""
+    from vantage.eval.align import AlignEvalConfig, evaluate_alignment, retrieval_panels
     from vantage.io import atomic_write_json
     from vantage.models import find_3dtrl
     from vantage.train.align import load_align_encoder
@@ -676,13 +679,23 @@ def eval_align_cmd(
     try:
         module, cfg = load_align_encoder(checkpoint)
         trl = find_3dtrl(module.encoder) if cfg.trl3d != "none" else None
-        res = evaluate_alignment(module.embed, _video_root(data, preset), cfg.image_size, AlignEvalConfig(split), trl)
+        root = _video_root(data, preset)
+        res = evaluate_alignment(module.embed, root, cfg.image_size, AlignEvalConfig(split), trl)
+        if figure is not None and "retrieval" in res:
+            from vantage.report import retrieval_strip
+
+            e = res["retrieval"]
+            title = f"{e['sequence_id']}: {e['query']} query -> nearest {e['target']} frame"
+            query, rows, titles = retrieval_panels(root, {checkpoint.parent.parent.name: e})
+            retrieval_strip(query, rows, figure, titles, title)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
-    typer.echo(json.dumps(res, indent=2))
+    typer.echo(json.dumps({k: v for k, v in res.items() if k != "retrieval"}, indent=2))
     if out is not None:
         atomic_write_json(out, {"checkpoint": str(checkpoint), **res})
         typer.echo(f"wrote {out}")
+    if figure is not None:
+        typer.echo(f"wrote {figure}")
 
 
 @app.command("bench")

@@ -67,7 +67,9 @@ def index_sequences(
 class ClipDataset(_RecordDataset):
     """Clips of ``frames`` frames, ``stride`` apart, from every chosen camera of each sequence.
 
-    ``clips_per_sequence`` windows are spread evenly over each sequence (0: every start). An item holds
+    ``clips_per_sequence`` windows are spread evenly over each sequence (0: every start). ``stride=0`` spreads
+    the clip's frames over the whole sequence instead (TCC-style sampling): clip k of K takes frame
+    floor((i + (k + 0.5) / K) x n / frames) for i < frames, so the K clips interleave (K = 0: n // frames). An item holds
     ``frames`` (V, T, C, H, W), ``frame_index`` (T,), ``cam_to_world`` (V, T, 4, 4) (identity where unknown),
     ``cameras`` (V names), ``phase`` (T names, "" where unknown), ``label`` (category index),
     ``sequence_id`` and ``start``. ``frames=0`` takes whole sequences (one clip each; equal lengths batch).
@@ -86,8 +88,9 @@ class ClipDataset(_RecordDataset):
         classes: Sequence[str] | None = None,
     ) -> None:
         root = Path(root)
-        if frames < 0 or stride < 1 or clips_per_sequence < 0:
-            raise ValueError(f"need frames >= 0, stride >= 1, clips_per_sequence >= 0; got {frames}, {stride}, "
+        if frames < 0 or stride < 0 or clips_per_sequence < 0 or (stride == 0 and frames == 0):
+            raise ValueError(f"need frames >= 0, stride >= 0 (0 only with frames > 0), clips_per_sequence >= 0; got "
+                             f"{frames}, {stride}, "
                              f"{clips_per_sequence}")  # fmt: skip
         records = filter_records(load_records(root), split=split, view_set=view_set)
         self.sequences = index_sequences(records, cameras, str(root))
@@ -95,15 +98,20 @@ class ClipDataset(_RecordDataset):
             raise DatasetError(f"no sequences in {root} for split={split!r}, view_set={view_set!r}")
         self.frames, self.stride = frames, stride
         self.clips: list[tuple[int, int]] = []
+        self._spread: dict[int, int] = {}  # stride 0: clips per sequence
         for k, seq in enumerate(self.sequences):
             n = len(seq.frame_indices)
-            span = n if frames == 0 else (frames - 1) * stride + 1
+            span = n if frames == 0 else frames if stride == 0 else (frames - 1) * stride + 1
             if span > n:
                 raise DatasetError(
                     f"{root}: sequence {seq.sequence_id} has {n} frames, fewer than a clip of {frames} x stride "
                     f"{stride} needs ({span})"
                 )
             last = n - span
+            if stride == 0:  # spread: the second slot holds the clip's offset j of K
+                self._spread[k] = clips_per_sequence or max(1, n // frames)
+                self.clips += [(k, j) for j in range(self._spread[k])]
+                continue
             if frames == 0 or clips_per_sequence == 1:
                 starts = [last // 2] if frames else [0]
             elif clips_per_sequence == 0:
@@ -121,6 +129,9 @@ class ClipDataset(_RecordDataset):
         """The sequence of clip ``index`` and the positions (into its frame list) the clip takes."""
         k, start = self.clips[index]
         seq = self.sequences[k]
+        if self.stride == 0:
+            offset, length = (start + 0.5) / self._spread[k], len(seq.frame_indices)
+            return seq, [int((i + offset) * length / self.frames) for i in range(self.frames)]
         n = len(seq.frame_indices) if self.frames == 0 else self.frames
         return seq, [start + i * self.stride for i in range(n)]
 

@@ -13,7 +13,7 @@ from vantage.report.blocks import (
 )
 from vantage.report.html import render_html, write_report
 from vantage.report.markdown import markdown_report, markdown_table
-from vantage.report.plots import depth_panel, error_histograms, sphere_value_plot, view_sphere_plot
+from vantage.report.plots import depth_panel, error_histograms, retrieval_strip, sphere_value_plot, view_sphere_plot
 
 __all__ = [
     "Block",
@@ -30,6 +30,7 @@ __all__ = [
     "markdown_table",
     "mean_of",
     "render_html",
+    "retrieval_strip",
     "sphere_value_plot",
     "view_sphere_plot",
     "write_report",

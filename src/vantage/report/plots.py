@@ -12,7 +12,7 @@ import numpy as np
 
 from vantage.geometry import cartesian_to_spherical
 
-__all__ = ["depth_panel", "error_histograms", "sphere_value_plot", "view_sphere_plot"]
+__all__ = ["depth_panel", "error_histograms", "retrieval_strip", "sphere_value_plot", "view_sphere_plot"]
 
 
 def _save(fig, out: str | Path, title: str = "", tight: bool = False) -> Path:
@@ -163,3 +163,22 @@ def depth_panel(
         ax.set_xticks([])
         ax.set_yticks([])
     return _save(fig, out, title, tight=True)
+
+
+def retrieval_strip(query: list[np.ndarray], rows: dict[str, list[np.ndarray]], out: str | Path,
+                    titles: list[list[str]] | None = None, title: str = "") -> Path:  # fmt: skip
+    """A strip of query frames (top row) with, under each, the frame every model retrieved for it (one row per
+    model); ``titles`` gives a small caption per image, row by row (query row first)."""
+    n, grid = len(query), [("query", query), *rows.items()]
+    fig, axes = plt.subplots(len(grid), n, figsize=(1.2 * n + 1.6, 1.3 * len(grid) + 0.5), squeeze=False)
+    for r, (name, images) in enumerate(grid):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(images[c])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if titles is not None:
+                ax.set_title(titles[r][c], fontsize=7, pad=2)
+        axes[r, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+    fig.subplots_adjust(left=0.2, right=0.99, top=0.88 if title else 0.95, bottom=0.02, wspace=0.05, hspace=0.35)
+    return _save(fig, out, title)

@@ -64,7 +64,7 @@ class AlignTrainConfig(RunConfig):
     window: int = 2  # tcn: positives within +-window frames of the anchor
     margin: float = 30.0
     clip_frames: int = 8
-    clip_stride: int = 2
+    clip_stride: int = 2  # frames between a clip's frames; 0: spread them over the whole trajectory
     clips_per_sequence: int = 0  # training clips per trajectory and epoch, spread evenly (0: every start)
     train_fraction: float = 1.0
     optimizer: str = "adam"
@@ -87,8 +87,8 @@ class AlignTrainConfig(RunConfig):
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if self.objective == "tcn" and self.clip_frames < 2 * self.window + 2:
             raise ValueError(f"clip_frames must be >= 2 x window + 2 = {2 * self.window + 2} for the TCN objective")
-        if self.clip_frames < 2 or self.clip_stride < 1 or self.clips_per_sequence < 0:
-            raise ValueError("clip_frames must be >= 2, clip_stride >= 1 and clips_per_sequence >= 0")
+        if self.clip_frames < 2 or self.clip_stride < 0 or self.clips_per_sequence < 0:
+            raise ValueError("clip_frames must be >= 2, clip_stride >= 0 and clips_per_sequence >= 0")
         if self.optimizer not in ("adam", "adamw"):
             raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
 

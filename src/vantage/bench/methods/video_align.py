@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from vantage.bench.context import BenchContext
 from vantage.bench.grid import Evaluation, Trained, Variant
 from vantage.bench.plugin import MethodPlugin, Settings, register_method
@@ -19,7 +21,7 @@ from vantage.train.align import ALIGN_OBJECTIVES, AlignTrainConfig
 
 __all__ = ["AlignBenchConfig", "VideoAlignMethod"]
 
-LABELS = {"none": "DeiT", "faithful": "+3DTRL faithful", "improved": "+3DTRL improved"}
+LABELS = {"none": "DeiT", "faithful": "+3DTRL faithful", "improved": "+3DTRL improved", "resnet": "ResNet"}
 COLUMNS = {"align err": "align_err", "cycle err": "cycle_err", "tau": "tau", "tau-b": "tau_b"}
 # The paper's Pick (Panda) numbers, DeiT+TCN -> +3DTRL: (align err, cycle err, tau)
 PAPER = {"seen": ((0.216, 0.138, 0.244), (0.115, 0.073, 0.633)),
@@ -34,6 +36,11 @@ class AlignBenchConfig:
     objective: str = "infonce"
     fractions: list[float] = field(default_factory=lambda: [1.0])  # of the training trajectories
     seeds: list[int] = field(default_factory=lambda: [0])
+    # the second baseline's encoder (variant ``resnet``): any timm CNN; a quarter-width ResNet-18 at CPU scale
+    resnet: dict[str, Any] = field(
+        default_factory=lambda: {"model": "resnet18", "model_kwargs": {"channels": [16, 32, 64, 128]}}
+    )
+    retrieval_frames: int = 8  # query frames in the retrieval picture
 
     def __post_init__(self) -> None:
         bad = [v for v in self.variants if v not in LABELS]
@@ -45,6 +52,8 @@ class AlignBenchConfig:
             raise ValueError(f"fractions must be in (0, 1], got {self.fractions}")
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
+        if "model" not in self.resnet or set(self.resnet) - {"model", "model_kwargs"}:
+            raise ValueError(f"resnet must give model (and optionally model_kwargs), got {sorted(self.resnet)}")
 
 
 def _name(v: str, fraction: float, many: bool) -> str:
@@ -76,7 +85,9 @@ class VideoAlignMethod(MethodPlugin):
         for f in sorted(b.fractions, reverse=True):
             base = _name("none", f, many) if "none" in b.variants else None
             for v in b.variants:
-                fields = {"trl3d": v, "train_fraction": f, "objective": b.objective}
+                fields = {"trl3d": "none" if v == "resnet" else v, "train_fraction": f, "objective": b.objective}
+                if v == "resnet":
+                    fields.update({"model_kwargs": {}, **b.resnet})
                 rows.append(Variant(_name(v, f, many), f"{v}-f{f:g}", fields, None if v == "none" else base))
         return rows
 
@@ -96,7 +107,12 @@ class VideoAlignMethod(MethodPlugin):
 
         module, cfg = load_align_encoder(trained.path)
         trl = find_3dtrl(module.encoder) if cfg.trl3d != "none" else None
-        return Evaluation(evaluate_alignment(module.embed, root, cfg.image_size, s["eval"], trl))
+        table = evaluate_alignment(module.embed, root, cfg.image_size, s["eval"], trl)
+        example = table.pop("retrieval", None)
+        if example is None:
+            return Evaluation(table)
+        nn = np.asarray(example.pop("nn"))
+        return Evaluation(table, {"retrieval_nn": nn}, {"retrieval": example})
 
     def delta_view(self, table: dict[str, Any]) -> dict[str, Any]:
         return {"groups": table.get("groups", {})}
@@ -109,8 +125,31 @@ class VideoAlignMethod(MethodPlugin):
             "eval_config": to_dict(s["eval"]),
             "bench_config": to_dict(s["bench"]),
             **rec,
-            "plots": self._plots(ctx, s, rec),
+            "plots": {**self._plots(ctx, s, rec), **self._retrieval_plot(ctx, s, grid, root)},
         }
+
+    def _retrieval_plot(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, str]:
+        """First-person query frames of one held-out trajectory with the third-person (unseen camera) frame each
+        model retrieved, for the first seed at the largest training fraction."""
+        from vantage.eval.align import retrieval_panels
+        from vantage.report import retrieval_strip
+
+        b: AlignBenchConfig = s["bench"]
+        seed, f, many = b.seeds[0], max(b.fractions), len(b.fractions) > 1
+        examples = {}
+        for v in b.variants:
+            name = _name(v, f, many)
+            run = grid.runs.get(f"{name}/seed{seed}", {})
+            nn = grid.arrays(name, seed).get("retrieval_nn") if (name, seed) in grid.run_dirs else None
+            if "retrieval" in run and nn is not None:
+                examples[LABELS[v]] = {**run["retrieval"], "nn": nn}
+        if not examples:
+            return {}
+        query, rows, titles = retrieval_panels(root, examples, b.retrieval_frames)
+        e = next(iter(examples.values()))
+        title = f"{e['sequence_id']}: {e['query']} query -> nearest {e['target']} frame (seed {seed})"
+        retrieval_strip(query, rows, ctx.out / "video_align_retrieval.png", titles, title)
+        return {"retrieval": "video_align_retrieval.png"}
 
     def _plots(self, ctx: BenchContext, s: Settings, rec: dict[str, Any]) -> dict[str, str]:
         """Data efficiency: first-/third-person alignment error (unseen cameras) against the training fraction."""
@@ -160,6 +199,14 @@ class VideoAlignMethod(MethodPlugin):
             rows = [[n, g, *(fmt_signed(d.get("groups", {}).get(g, {}).get(c), 3) for c in COLUMNS.values())]
                     for n, d in deltas.items() for g in ("fpv_tpv/seen", "fpv_tpv/unseen")]  # fmt: skip
             blocks.append(Table(["model", "pairs", *COLUMNS], rows, title="minus DeiT (same seed)"))
+        tasks = sorted({t for n in order for t in table.get(n, {}).get("phases", {}) if t != "mean"})
+        if tasks:
+            rows = [[n, *(fmt_mean_std(table[n].get("phases", {}).get(t, {}).get(k), d)
+                          for t in [*tasks, "mean"] for k, d in (("phase_acc", 1), ("progress_r2", 3)))]
+                    for n in order if n in table]  # fmt: skip
+            head = ["model", *(f"{t} {k}" for t in [*tasks, "mean"] for k in ("phase top-1", "progress R²"))]
+            title = "phase probes (TCC): a linear phase classifier and a progress regression fitted on the training "
+            blocks.append(Table(head, rows, title=title + "trajectories, all cameras"))
         cams = [[n, *(fmt_mean_std(table[n]["camera_head"].get(k), 3) for k in
                       ("rotation_corr", "translation_corr", "rotation_spread_deg", "translation_spread"))]
                 for n in order if n in table and "camera_head" in table[n]]  # fmt: skip
@@ -170,6 +217,8 @@ class VideoAlignMethod(MethodPlugin):
                  for k in ("seen", "unseen")]  # fmt: skip
         blocks.append(Table(["paper (DeiT+TCN -> +3DTRL)", "align err", "cycle err", "tau"], paper))
         blocks.append(Figure(res.get("plots", {}).get("efficiency"), "Alignment error vs training trajectories"))
+        caption = "First-person query frames and the third-person frame each model retrieves (retrieved frame, offset)"
+        blocks.append(Figure(res.get("plots", {}).get("retrieval"), caption))
         blocks.append(KeyValues({**res.get("train_config", {}), **res.get("video", {})}, "configuration",
                                 collapsed=True))  # fmt: skip
         return Section(f"{self.title} (seeds {seeds})", blocks)

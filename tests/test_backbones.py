@@ -71,3 +71,23 @@ def test_local_checkpoint_roundtrip(tmp_path):
         create_backbone("resnet18", checkpoint=tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="stem"):
         create_backbone("vit_tiny_patch16_224", stem="cifar")
+
+
+def test_offline_pretrained_requests_fail_at_once_in_one_line(monkeypatch, tmp_path, vantage_main):
+    """With the hub unreachable, timm and open_clip pretrained requests for weights not in the (empty) local
+    cache raise one PretrainedUnavailable naming the model and the way to give local weights, without retrying."""
+    import time
+
+    from vantage.models import PretrainedUnavailable, create_clip, hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    start = time.perf_counter()
+    with pytest.raises(PretrainedUnavailable, match=r"timm resnet50 .*--checkpoint PATH"):
+        create_backbone("resnet50", pretrained=True)
+    with pytest.raises(PretrainedUnavailable, match=r"open_clip ViT-B-32 \(openai\) .*local open_clip checkpoint"):
+        create_clip("ViT-B-32", "openai")
+    assert time.perf_counter() - start < 30
+    code, out, err = vantage_main("eval", "pose-ssl", "--model", "resnet18", "--pretrained")
+    assert code == 1 and err.count("\n") == 1 and "timm resnet18" in err and "Traceback" not in err

@@ -211,9 +211,9 @@ def test_train_ssl_two_process_ddp_on_cpu(quick_build, tmp_path):
 
 def test_bench_and_report(quick_build, tmp_path, turntable):
     run = tmp_path / "run"
-    res = run_cli(
-        "bench", "--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(turntable), "-q"
-    )
+    home = {"VANTAGE_HOME": str(tmp_path / "home")}  # the video suite builds its data in the cache
+    args = ["--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(turntable), "-q"]
+    res = run_cli("bench", *args, env=home)
     assert res.returncode == 0, res.stderr
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "ok"
@@ -239,6 +239,9 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     assert set(ovt["table"]["base"]["groups"]) == {"clean", "2d_shift", "viewpoint", "real"}
     assert set(ovt["deltas"]) == {"faithful", "improved"} and (run / ovt["plots"]["sphere"]).is_file()
     assert "Omniview-Tuning" in page and (run / "ovt" / "faithful-seed0" / "model" / "vantage_ovt.pt").is_file()
+    video = results["suites"]["video_align"]
+    assert video["order"] == ["DeiT", "+3DTRL improved"] and "fpv_tpv/unseen" in video["table"]["DeiT"]["groups"]
+    assert "Multi-view video alignment" in page and (run / video["plots"]["retrieval"]).is_file()
     ckpt = str(run / "trl3d" / "improved-seed0" / "checkpoints" / "last.ckpt")
     res = run_cli("eval", "classify", "--checkpoint", ckpt, "--data", str(quick_build))
     assert res.returncode == 0, res.stderr
@@ -263,6 +266,7 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
         "-q",
         "--coil20",
         str(turntable),
+        env=home,
     )
     assert res.returncode == 0, res.stderr
     again = json.loads((run / "results.json").read_text())["suites"]["pose_ssl"]

@@ -433,3 +433,21 @@ def test_debug_prints_the_traceback(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", ["vantage", "--debug", "report", str(tmp_path)])
     with pytest.raises(AttributeError):
         cli.main()
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the published file has the mode open() would give it."""
+    from vantage.io import atomic_write_bytes, publish, temp_path
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        tmp = temp_path(tmp_path / "b.bin")
+        tmp.write_bytes(b"y")
+        publish(tmp, tmp_path / "b.bin")
+        os.umask(0o077)
+        atomic_write_bytes(tmp_path / "c.bin", b"z")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {"a.bin": 0o644, "b.bin": 0o644, "c.bin": 0o600}

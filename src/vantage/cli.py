@@ -44,10 +44,12 @@ def _parse_shard(shard: str) -> tuple[int, int]:
 def _known_errors() -> tuple[type[Exception], ...]:
     from vantage.config import ConfigError
     from vantage.data import BuildError, DatasetError
+    from vantage.models.hub import PretrainedUnavailable
     from vantage.shapes import UnknownCategoryError
     from vantage.shapes.meshes import MeshError
 
-    return ConfigError, DatasetError, BuildError, UnknownCategoryError, MeshError, FileNotFoundError
+    return (ConfigError, DatasetError, BuildError, UnknownCategoryError, MeshError, FileNotFoundError,
+            PretrainedUnavailable)  # fmt: skip
 
 
 def _version(value: bool) -> None:
@@ -731,6 +733,7 @@ def bench(
     for name, res in results["suites"].items():
         state = "failed: " + res["error"] if res.get("error") else ("ok" if res.get("ok", True) else "problems")
         typer.echo(f"  suite {name}: {state} ({res['seconds']} s)")
+    typer.echo(f"  total: {sum(r['seconds'] for r in results['suites'].values()):.0f} s")
     typer.echo(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'report.html'}")
     if results["status"] != "ok":
         raise _fail("some suites failed; see the report")

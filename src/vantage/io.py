@@ -30,6 +30,13 @@ __all__ = [
 TEMP_MARK = ".tmp-"
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file under the process umask (mkstemp's is 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 class WriteError(OSError):
     """A file could not be written (disk full, no permission, ...); the message names the path."""
 
@@ -39,6 +46,7 @@ def temp_path(path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", dir=path.parent)
+    os.fchmod(fd, _file_mode())
     os.close(fd)
     return Path(tmp)
 
@@ -57,6 +65,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent)
+        os.fchmod(fd, _file_mode())
     except OSError as e:
         raise WriteError(e.errno, f"could not write {path}: {e.strerror}") from e
     try:

@@ -155,7 +155,8 @@ def run_bench(
         "suites": {},
     }
     failed = False
-    for name in names:
+    for i, name in enumerate(names, 1):
+        print(f"[vantage bench] suite {i}/{len(names)}: {name}", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
             res = METHODS[name].run(ctx)

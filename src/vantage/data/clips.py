@@ -69,9 +69,9 @@ class ClipDataset(_RecordDataset):
 
     ``clips_per_sequence`` windows are spread evenly over each sequence (0: every start). ``stride=0`` spreads
     the clip's frames over the whole sequence instead (TCC-style sampling): clip k of K takes frame
-    floor((i + (k + 0.5) / K) x n / frames) for i < frames, so the K clips interleave (K = 0: n // frames). An item holds
-    ``frames`` (V, T, C, H, W), ``frame_index`` (T,), ``cam_to_world`` (V, T, 4, 4) (identity where unknown),
-    ``cameras`` (V names), ``phase`` (T names, "" where unknown), ``label`` (category index),
+    floor((i + (k + 0.5) / K) x n / frames) for i < frames, so the K clips interleave (K = 0: n // frames).
+    An item holds ``frames`` (V, T, C, H, W), ``frame_index`` (T,), ``cam_to_world`` (V, T, 4, 4) (identity
+    where unknown), ``cameras`` (V names), ``phase`` (T names, "" where unknown), ``label`` (category index),
     ``sequence_id`` and ``start``. ``frames=0`` takes whole sequences (one clip each; equal lengths batch).
     """
 

@@ -5,6 +5,7 @@ from vantage.models.backbones import (
     FeatureExtractor,
     compress_tap,
     create_backbone,
+    create_timm_model,
     load_backbone_weights,
     random_projection,
 )
@@ -20,6 +21,7 @@ from vantage.models.clip import (
     merge_lora,
     save_clip,
 )
+from vantage.models.hub import PretrainedUnavailable, hub_reachable, pretrained_call
 from vantage.models.trl3d import RZ_CONVENTIONS, TRL3D, TRL_MODES, TRLDiagnostics, trl3d_param_formula
 from vantage.models.trl3d_timm import (
     INSERTIONS,
@@ -38,6 +40,7 @@ __all__ = [
     "TRL_MODES",
     "FeatureExtractor",
     "OVTModel",
+    "PretrainedUnavailable",
     "TRLDiagnostics",
     "TRLInsertion",
     "VIFormer",
@@ -49,11 +52,14 @@ __all__ = [
     "create_backbone",
     "create_clip",
     "create_timm_encoder",
+    "create_timm_model",
     "find_3dtrl",
     "get_clip_tokenizer",
+    "hub_reachable",
     "load_backbone_weights",
     "load_clip",
     "merge_lora",
+    "pretrained_call",
     "random_projection",
     "register_3dtrl_insertion",
     "save_clip",

@@ -16,6 +16,7 @@ __all__ = [
     "check_timm_name",
     "compress_tap",
     "create_backbone",
+    "create_timm_model",
     "load_backbone_weights",
     "random_projection",
 ]
@@ -35,6 +36,19 @@ def check_timm_name(name: str) -> str:
     return name
 
 
+def create_timm_model(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
+    """``timm.create_model``; with ``pretrained`` through :func:`vantage.models.hub.pretrained_call`, so an
+    offline request for weights not in the local cache fails at once in one line."""
+    import timm
+
+    if not pretrained:
+        return timm.create_model(name, **kwargs)
+    from vantage.models.hub import pretrained_call
+
+    hint = "pass local weights with --checkpoint PATH (a timm/torch state dict), or run once with network access"
+    return pretrained_call(f"timm {name}", hint, lambda: timm.create_model(name, pretrained=True, **kwargs))
+
+
 def create_backbone(
     name: str = "resnet18",
     pretrained: bool = False,
@@ -51,11 +65,10 @@ def create_backbone(
     kept: a quarter of the compute, for CPU runs). Other kwargs go to timm (``channels=(16, 32, 64, 128)`` makes
     a narrow ResNet; ViTs take ``img_size``/``patch_size``).
     """
-    import timm
 
     check_timm_name(name)
     try:
-        model = timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
+        model = create_timm_model(name, pretrained, num_classes=0, **kwargs)
     except TypeError as e:  # a keyword the architecture does not take
         raise ValueError(f"timm model {name!r} does not accept {sorted(kwargs)}: {e}") from e
     if stem not in STEMS:

@@ -103,7 +103,14 @@ def create_clip(
         known = open_clip.list_pretrained_tags_by_model(name)
         if pretrained and pretrained not in known and not Path(pretrained).is_file():
             raise FileNotFoundError(f"pretrained {pretrained!r} for {name}: neither a known tag {known} nor a file")
-        model = open_clip.create_model(name, pretrained=pretrained or None, **kwargs)
+        if pretrained and not Path(pretrained).is_file():
+            from vantage.models.hub import pretrained_call
+
+            hint = "pass a local open_clip checkpoint file as pretrained (or a saved model folder as the model)"
+            model = pretrained_call(f"open_clip {name} ({pretrained})", hint,
+                                    lambda: open_clip.create_model(name, pretrained=pretrained, **kwargs))  # fmt: skip
+        else:
+            model = open_clip.create_model(name, pretrained=pretrained or None, **kwargs)
     return model.eval(), cfg
 
 

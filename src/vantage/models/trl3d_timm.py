@@ -173,15 +173,13 @@ def create_timm_encoder(name: str, num_classes: int = 0, pretrained: bool = Fals
                         rz_convention: str | None = None) -> nn.Module:  # fmt: skip
     """A timm model by name (architecture checked, lists in ``model_kwargs`` turned into tuples, ``img_size`` set
     from ``image_size`` for transformers that take it), with 3DTRL inserted when ``trl3d`` is a mode."""
-    import timm
-
-    from vantage.models.backbones import check_timm_name
+    from vantage.models.backbones import check_timm_name, create_timm_model
 
     check_timm_name(name)
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in (model_kwargs or {}).items()}
     if image_size is not None and "img_size" not in kwargs and any(k in name for k in _IMG_SIZE_FAMILIES):
         kwargs["img_size"] = image_size
-    model = timm.create_model(name, pretrained=pretrained, num_classes=num_classes, **kwargs)
+    model = create_timm_model(name, pretrained, num_classes=num_classes, **kwargs)
     if trl3d != "none":
         add_3dtrl(model, position=trl_position, mode=trl3d, rz_convention=rz_convention)
     return model

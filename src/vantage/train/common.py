@@ -31,6 +31,7 @@ __all__ = [
     "fit_resumable",
     "last_checkpoint",
     "load_vantage_checkpoint",
+    "quiet_lightning",
     "read_checkpoint",
     "restore_rng",
     "resume_checkpoint",
@@ -324,6 +325,18 @@ def train_seconds(out: str | Path) -> float:
         raise ValueError(f'{path} is corrupt: expected {{"seconds": <number>}} ({type(e).__name__}: {e})') from e
 
 
+def quiet_lightning() -> None:
+    """Silence Lightning's start-up banners and tips (device summary, "litlogger" tips, checkpoint notes) and
+    its deprecation warnings, for runs without a progress bar (``-q``); warnings about the run itself stay."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*(LeafSpec|litlogger|does not have many workers).*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"lightning\..*")
+
+
 def fit_resumable(
     module: Any,
     loader: Any,
@@ -342,6 +355,8 @@ def fit_resumable(
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    if not progress:
+        quiet_lightning()
     resume = resume_checkpoint(out, cfg, overwrite)
     if (out / "checkpoints").is_dir():
         remove_stale_temps(out / "checkpoints")  # temp files of a writer that was killed

@@ -1,0 +1,74 @@
+"""Pretrained weights from a model hub, failing at once and in one line when they cannot be had.
+
+Offline, the hub clients retry for about a minute and then raise deep inside timm / open_clip / transformers.
+``pretrained_call`` checks once (a 1.5 s TCP connect) whether the hub is reachable; if not, it switches the
+Hugging Face client to offline mode, so weights already in the local cache still load and missing ones fail
+immediately, and it turns any failure into :class:`PretrainedUnavailable` naming the model and how to give
+local weights instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["PretrainedUnavailable", "hub_reachable", "pretrained_call"]
+
+T = TypeVar("T")
+HUB_HOST = "huggingface.co"
+
+
+class PretrainedUnavailable(RuntimeError):
+    """Pretrained weights were asked for and cannot be downloaded (no network) or found in the local cache."""
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(host: str = HUB_HOST, timeout: float = 1.5) -> bool:
+    """Whether a TCP connection to the hub opens within ``timeout`` seconds (checked once per process);
+    ``HF_HUB_OFFLINE=1`` means no without trying."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _go_offline() -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        from huggingface_hub import constants
+
+        constants.HF_HUB_OFFLINE = True  # read at import time by the client
+    except ImportError:
+        pass
+
+
+def pretrained_call(what: str, hint: str, load: Callable[[], T]) -> T:
+    """Run ``load`` (a call that downloads or reads cached weights for ``what``); if the hub is unreachable the
+    client is put in offline mode first, and a failure raises one :class:`PretrainedUnavailable` line ending
+    with ``hint`` (how to give local weights)."""
+    online = hub_reachable()
+    if not online:
+        _go_offline()
+        logging.disable(logging.ERROR)  # open_clip logs its own failed download before raising
+    try:
+        return load()
+    except (OSError, RuntimeError, ValueError) as e:
+        if online and not _looks_like_download_error(e):
+            raise
+        why = "no network to download them and they are not in the local cache" if not online else str(e)
+        raise PretrainedUnavailable(f"pretrained weights for {what} are unavailable ({why}); {hint}") from None
+    finally:
+        if not online:
+            logging.disable(logging.NOTSET)
+
+
+def _looks_like_download_error(e: BaseException) -> bool:
+    text = f"{type(e).__name__} {e}".lower()
+    return any(k in text for k in ("connection", "offline", "hub", "download", "resolve", "timed out", "http"))

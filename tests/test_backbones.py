@@ -89,5 +89,5 @@ def test_offline_pretrained_requests_fail_at_once_in_one_line(monkeypatch, tmp_p
     with pytest.raises(PretrainedUnavailable, match=r"open_clip ViT-B-32 \(openai\) .*local open_clip checkpoint"):
         create_clip("ViT-B-32", "openai")
     assert time.perf_counter() - start < 30
-    code, out, err = vantage_main("eval", "pose-ssl", "--model", "resnet18", "--pretrained")
+    code, _, err = vantage_main("eval", "pose-ssl", "--model", "resnet18", "--pretrained")
     assert code == 1 and err.count("\n") == 1 and "timm resnet18" in err and "Traceback" not in err

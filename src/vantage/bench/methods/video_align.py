@@ -35,6 +35,7 @@ class AlignBenchConfig:
     variants: list[str] = field(default_factory=lambda: ["none", "faithful", "improved"])
     objective: str = "infonce"
     fractions: list[float] = field(default_factory=lambda: [1.0])  # of the training trajectories
+    fraction_variants: list[str] | None = None  # variants also trained at fractions < 1 (None: all)
     seeds: list[int] = field(default_factory=lambda: [0])
     # the second baseline's encoder (variant ``resnet``): any timm CNN; a quarter-width ResNet-18 at CPU scale
     resnet: dict[str, Any] = field(
@@ -52,6 +53,8 @@ class AlignBenchConfig:
             raise ValueError(f"fractions must be in (0, 1], got {self.fractions}")
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
+        if self.fraction_variants is not None and not set(self.fraction_variants) <= set(self.variants):
+            raise ValueError(f"fraction_variants {self.fraction_variants} must be among variants {self.variants}")
         if "model" not in self.resnet or set(self.resnet) - {"model", "model_kwargs"}:
             raise ValueError(f"resnet must give model (and optionally model_kwargs), got {sorted(self.resnet)}")
 
@@ -85,6 +88,8 @@ class VideoAlignMethod(MethodPlugin):
         for f in sorted(b.fractions, reverse=True):
             base = _name("none", f, many) if "none" in b.variants else None
             for v in b.variants:
+                if f < max(b.fractions) and b.fraction_variants is not None and v not in b.fraction_variants:
+                    continue
                 fields = {"trl3d": "none" if v == "resnet" else v, "train_fraction": f, "objective": b.objective}
                 if v == "resnet":
                     fields.update({"model_kwargs": {}, **b.resnet})

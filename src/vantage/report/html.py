@@ -60,16 +60,20 @@ def _block(run_dir: Path, b: Block) -> str:
 
 
 def render_html(run_dir: Path, results: dict[str, Any], sections: Sequence[Section]) -> str:
-    """The whole page: run facts, machine, every section, and the raw results.json."""
+    """The whole page: run facts, every section, the machine, and the raw results.json."""
     body = [
         f"<h1>vantage bench &mdash; preset {_esc(str(results.get('preset')))}</h1>",
         _pairs({k: results.get(k) for k in ("started", "finished", "status", "command")}),
-        "<h3>Machine</h3>",
-        _pairs(results.get("machine", {})),
     ]
+    if Path(str(results.get("preset"))).stem == "quick":
+        note = ("Smoke-test scale (preset quick): tiny models trained for seconds check that every suite runs end "
+                "to end; the numbers are not results (chance-level rows are expected). docs/results.md has the "
+                "measured ones.")  # fmt: skip
+        body.append(_block(run_dir, Text(note, "bad")))
     for s in sections:
         body.append(f"<h2>{_esc(s.title)}</h2>")
         body += [_block(run_dir, b) for b in s.blocks]
+    body += ["<h3>Machine</h3>", _pairs(results.get("machine", {}))]
     body.append(f"<details><summary>results.json</summary><pre>{_esc(json.dumps(results, indent=2))}</pre></details>")
     head = f"<meta charset='utf-8'><title>vantage report</title><style>{_CSS}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"

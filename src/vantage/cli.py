@@ -331,7 +331,12 @@ def eval_pose_ssl_cmd(
         result = evaluate_pose_ssl(extractor, eval_data, cfg, progress=not quiet)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
-    dest = out or (checkpoint.parent.parent / "eval" if checkpoint is not None and model is None else Path("runs/eval"))
+    if model is None:
+        default_dest = checkpoint.parent.parent / "eval"
+    else:  # one folder per encoder, so a second model does not overwrite the first
+        weights = "pretrained" if pretrained else checkpoint.stem if checkpoint is not None else "random"
+        default_dest = Path("runs") / "eval" / f"{model.replace('/', '_')}-{weights}"
+    dest = out or default_dest
     dest.mkdir(parents=True, exist_ok=True)
     atomic_write_json(
         dest / "pose_ssl.json",

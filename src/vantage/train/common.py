@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,6 +360,8 @@ def fit_resumable(
     if not progress:
         quiet_lightning()
     resume = resume_checkpoint(out, cfg, overwrite)
+    if resume is not None and os.environ.get("LOCAL_RANK", "0") == "0":
+        print(f"[vantage] resuming from {resume}", file=sys.stderr, flush=True)
     if (out / "checkpoints").is_dir():
         remove_stale_temps(out / "checkpoints")  # temp files of a writer that was killed
     ckpt = AtomicCheckpoint(

@@ -126,9 +126,10 @@ class _Embedded:
 
 
 def _embed_split(embed: Callable[[torch.Tensor], torch.Tensor], root: Path, split: str, image_size: int,
-                 batch_size: int, trl: Any = None, camera_log: list | None = None) -> list[_Embedded]:  # fmt: skip
-    """Embed every frame of every camera of the split's trajectories; with ``trl``, append (rotation,
-    translation, true cam_to_world) per frame to ``camera_log``."""
+                 batch_size: int, trl: Any = None, camera_log: dict[str, list] | None = None
+                 ) -> list[_Embedded]:  # fmt: skip
+    """Embed every frame of every camera of the split's trajectories; with ``trl``, append the predicted
+    rotations and translations and the true cam_to_world of every frame to ``camera_log`` (lists by key)."""
     from PIL import Image
 
     from vantage.data.clips import index_sequences
@@ -150,10 +151,10 @@ def _embed_split(embed: Callable[[torch.Tensor], torch.Tensor], root: Path, spli
         for i in range(0, len(images), batch_size):
             chunks.append(embed(images[i : i + batch_size]).float())
             if trl is not None and camera_log is not None:
-                d = trl.last_diagnostics
-                camera_log.append((d.rotation.float(), d.translation.float()))
+                camera_log["rot"].append(trl.last_diagnostics.rotation.float())
+                camera_log["trans"].append(trl.last_diagnostics.translation.float())
         if trl is not None and camera_log is not None:
-            camera_log.append(torch.stack([torch.tensor(r.cam_to_world, dtype=torch.float64) for r in recs]))
+            camera_log["truth"] += [torch.tensor(r.cam_to_world, dtype=torch.float64) for r in recs]
         z = torch.cat(chunks).unflatten(0, (len(seq.cameras), len(seq.frame_indices)))
         groups = {c: seq.frames[c][0].extra.get("camera_group", "seen") for c in seq.cameras}
         phases = [r.phase or "" for r in seq.frames[seq.cameras[0]]]
@@ -218,7 +219,7 @@ def evaluate_alignment(embed: Callable[[torch.Tensor], torch.Tensor], root: str 
     scored."""
     cfg = cfg or AlignEvalConfig()
     root = Path(root)
-    log: list = []
+    log: dict[str, list] = {"rot": [], "trans": [], "truth": []}
     if trl is not None:
         trl.keep_diagnostics = True
     try:
@@ -256,11 +257,9 @@ def evaluate_alignment(embed: Callable[[torch.Tensor], torch.Tensor], root: str 
     example = _retrieval_example(test)
     if example is not None:
         out["retrieval"] = example
-    if trl is not None and log:
-        rot = torch.cat([x[0] for x in log if isinstance(x, tuple)])
-        trans = torch.cat([x[1] for x in log if isinstance(x, tuple)])
-        truth = torch.cat([x for x in log if not isinstance(x, tuple)])
-        out["camera_head"] = camera_head_diagnostic(rot, trans, truth, cfg.diagnostic_pairs)
+    if trl is not None and log["rot"]:
+        out["camera_head"] = camera_head_diagnostic(torch.cat(log["rot"]), torch.cat(log["trans"]),
+                                                    torch.stack(log["truth"]), cfg.diagnostic_pairs)  # fmt: skip
     return out
 
 

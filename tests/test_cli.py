@@ -243,6 +243,11 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     video = results["suites"]["video_align"]
     assert video["order"] == ["DeiT", "+3DTRL improved"] and "fpv_tpv/unseen" in video["table"]["DeiT"]["groups"]
     assert "Multi-view video alignment" in page and (run / video["plots"]["retrieval"]).is_file()
+    action = results["suites"]["action"]
+    assert action["order"] == ["TimeSformer [cross-view]", "TimeSformer +3DTRL improved [cross-view]"]
+    assert set(action["table"]["TimeSformer [cross-view]"]["per_camera"]) == {"tpv2", "tpv3", "tpv4"}
+    assert "TimeSformer +3DTRL improved [cross-view]" in action["deltas"] and len(action["classes"]) == 9
+    assert "Cross-view action recognition" in page and (run / action["plots"]["distance"]).is_file()
     ckpt = str(run / "trl3d" / "improved-seed0" / "checkpoints" / "last.ckpt")
     res = run_cli("eval", "classify", "--checkpoint", ckpt, "--data", str(quick_build))
     assert res.returncode == 0, res.stderr

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -98,6 +98,9 @@ def data_build(
     overrides: SetOpt = None,
     meshes: Annotated[Path | None, typer.Option(help="Render a user mesh folder <root>/<category>/...")] = None,
     video: Annotated[bool, typer.Option("--video", help="Build the preset's multi-view video data (video:).")] = False,
+    action: Annotated[
+        bool, typer.Option("--action", help="Build the preset's action-recognition videos (action.data:).")
+    ] = False,
     workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
     shard: Annotated[str, typer.Option(help="Render only shard i of n objects (trajectories), e.g. 0/4.")] = "0/1",
     overwrite: Annotated[bool, typer.Option(help="Replace a build with a different config in --out.")] = False,
@@ -107,12 +110,12 @@ def data_build(
     from vantage.data import build_dataset, dataset_dir, load_build_config
 
     try:
-        if video:
+        if video or action:
             from vantage.data.video import build_video_dataset, load_video_config
 
-            if meshes:
-                raise typer.BadParameter("--meshes applies to image builds, not --video")
-            cfg = load_video_config(preset, list(overrides or []))
+            if meshes or (video and action):
+                raise typer.BadParameter("give one of --video, --action, --meshes")
+            cfg = load_video_config(preset, list(overrides or []), "action.data" if action else "video")
             res = build_video_dataset(cfg, out, workers, _parse_shard(shard), overwrite, progress=not quiet)
         else:
             ovr = list(overrides or []) + ([f"meshes.root={meshes}"] if meshes else [])
@@ -124,7 +127,7 @@ def data_build(
     except _known_errors() as e:
         raise _fail(str(e)) from None
     state = "complete" if res.complete else "partial (other shards pending)"
-    unit = "trajectories" if video else "objects"
+    unit = "trajectories" if video or action else "objects"
     typer.echo(
         f"{res.root}: {state}; rendered {res.rendered} images, skipped {res.skipped} finished {unit}, "
         f"{res.seconds:.1f} s" + (f"; manifest {res.manifest_hash}" if res.manifest_hash else "")
@@ -611,14 +614,26 @@ def eval_zeroshot_cmd(
         typer.echo(f"wrote {out}")
 
 
-def _video_root(data: Path | None, preset: str) -> Path:
+def _rounded(obj: Any, digits: int = 4) -> Any:
+    """``obj`` with every float rounded to ``digits`` decimals (for printing results)."""
+    if isinstance(obj, float):
+        return round(obj, digits)
+    if isinstance(obj, dict):
+        return {k: _rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_rounded(v, digits) for v in obj]
+    return obj
+
+
+def _video_root(data: Path | None, preset: str, section: str = "video") -> Path:
     from vantage.data import DatasetError
     from vantage.data.video import load_video_config, video_dataset_dir
 
-    root = data or video_dataset_dir(load_video_config(preset))
+    root = data or video_dataset_dir(load_video_config(preset, section=section))
     if not (root / "dataset.json").is_file():
-        hint = "" if data else f"; run `vantage data build --video --preset {preset}` or pass --data"
-        raise DatasetError(f"no built video dataset at {root}{hint}")
+        flag = "--video" if section == "video" else "--action"
+        hint = "" if data else f"; run `vantage data build {flag} --preset {preset}` or pass --data"
+        raise DatasetError(f"no built {'video' if section == 'video' else 'action'} dataset at {root}{hint}")
     return root
 
 
@@ -700,6 +715,93 @@ def eval_align_cmd(
     typer.echo(json.dumps({k: v for k, v in res.items() if k != "retrieval"}, indent=2))
     if out is not None:
         atomic_write_json(out, {"checkpoint": str(checkpoint), **res})
+        typer.echo(f"wrote {out}")
+    if figure is not None:
+        typer.echo(f"wrote {figure}")
+
+
+@train_app.command("action")
+def train_action_cmd(
+    arch: Annotated[str, typer.Option(help="timesformer | frame (per-frame timm ViT + pooling)")] = "timesformer",
+    trl3d: Annotated[str, typer.Option("--3dtrl", help="none | faithful | improved")] = "none",
+    protocol: Annotated[str, typer.Option(help="cross_view | cross_subject")] = "cross_view",
+    pretrained: Annotated[
+        str | None, typer.Option(help="TimeSformer weights: HF id (facebook/timesformer-base-finetuned-k400) | folder")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="A built action dataset (default: the preset's).")] = None,
+    preset: PresetOpt = "default",
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/action/<arch>-<3dtrl>-<protocol>-seed<s>).")
+    ] = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = 0,
+    devices: DevicesOpt = 1,
+    accelerator: AcceleratorOpt = "auto",
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override an action train config field: key=value.")
+    ] = None,
+    stop_after: StopAfterOpt = None,
+    overwrite: OverwriteRunOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Action recognition: a video classifier (+3DTRL) trained on the training side of a cross-view or
+    cross-subject protocol (settings: the preset's action.train, then these options)."""
+    from vantage.config import from_dict, load_preset, set_override
+    from vantage.train.action import ActionTrainConfig, train_action
+
+    try:
+        fields = dict((load_preset(preset).get("action", {}) or {}).get("train", {}) or {})
+        fields.update({"arch": arch, "trl3d": trl3d, "protocol": protocol, "seed": seed, "devices": devices,
+                       "accelerator": accelerator})  # fmt: skip
+        if pretrained is not None:
+            fields["pretrained"] = pretrained
+        if epochs is not None:
+            fields["epochs"] = epochs
+        for o in overrides or []:
+            set_override(fields, o)
+        cfg = from_dict(ActionTrainConfig, fields, "train action")
+        root = _video_root(data, preset, "action.data")
+        run = out or Path("runs") / "action" / f"{cfg.arch}-{cfg.trl3d}-{cfg.protocol}-seed{cfg.seed}"
+        ckpt = train_action(cfg, root, run, progress=not quiet, stop_after=stop_after, overwrite=overwrite)
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    _echo_once(f"checkpoint: {ckpt}")
+
+
+@eval_app.command("action")
+def eval_action_cmd(
+    checkpoint: Annotated[Path, typer.Option(help="A `vantage train action` checkpoint.")],
+    data: Annotated[Path | None, typer.Option(help="A built action dataset (default: the preset's).")] = None,
+    preset: PresetOpt = "default",
+    clips: Annotated[int, typer.Option(help="Test clips per recording and camera (logits averaged).")] = 1,
+    out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
+    figure: Annotated[
+        Path | None, typer.Option(help="PNG: accuracy per test camera vs its angle to the nearest training camera.")
+    ] = None,
+) -> None:
+    """Top-1 and mean per-class accuracy on the test side of the checkpoint's protocol, per test camera (with
+    its angle from the nearest training camera) and per actor."""
+    from vantage.data.actions import camera_distances
+    from vantage.eval.action import ActionEvalConfig, evaluate_action
+    from vantage.io import atomic_write_json
+    from vantage.train.action import action_data, load_action_model
+
+    try:
+        module, cfg = load_action_model(checkpoint)
+        root = _video_root(data, preset, "action.data")
+        test = action_data(root, cfg, "test", clips)
+        res = evaluate_action(module, test, camera_distances(test.split), ActionEvalConfig(clips), module.classes)
+        if figure is not None:
+            from vantage.report import accuracy_vs_distance
+
+            points = {c: (v["distance_deg"], v["top1"], 0.0) for c, v in res["per_camera"].items()}
+            accuracy_vs_distance({checkpoint.parent.parent.name: points}, figure, f"{cfg.protocol} test cameras")
+    except (*_known_errors(), ValueError) as e:
+        raise _fail(str(e)) from None
+    summary = {k: res[k] for k in ("top1", "mean_class", "clips", "per_camera", "per_actor")}
+    typer.echo(json.dumps(_rounded(summary), indent=2))
+    if out is not None:
+        atomic_write_json(out, {"checkpoint": str(checkpoint), "protocol": cfg.protocol, **res})
         typer.echo(f"wrote {out}")
     if figure is not None:
         typer.echo(f"wrote {figure}")

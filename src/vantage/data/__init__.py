@@ -26,6 +26,11 @@ from vantage.data.verify import Problem, summarize, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
 
 _LAZY = {
+    "ACTION_PROTOCOLS": "vantage.data.actions",
+    "ActionClipDataset": "vantage.data.actions",
+    "ActionSplit": "vantage.data.actions",
+    "action_split": "vantage.data.actions",
+    "camera_distances": "vantage.data.actions",
     "CaptionPairDataset": "vantage.data.read",
     "ClipDataset": "vantage.data.clips",
     "EpochSampler": "vantage.data.sampling",
@@ -44,6 +49,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from vantage.data.actions import ACTION_PROTOCOLS, ActionClipDataset, ActionSplit, action_split, camera_distances
     from vantage.data.clips import ClipDataset
     from vantage.data.read import (
         CaptionPairDataset,
@@ -67,6 +73,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ACTION_PROTOCOLS",
+    "ActionClipDataset",
+    "ActionSplit",
     "BuildConfig",
     "BuildError",
     "BuildResult",
@@ -85,7 +94,9 @@ __all__ = [
     "ViewRecord",
     "ViewSetConfig",
     "ViewSpec",
+    "action_split",
     "build_dataset",
+    "camera_distances",
     "caption_for",
     "contact_sheet",
     "dataset_dir",

@@ -17,7 +17,14 @@ import torch
 from vantage.data.read import Transform, _natural, _RecordDataset, filter_records
 from vantage.data.schema import DatasetError, ViewRecord, load_records
 
-__all__ = ["ClipDataset", "SequenceIndex", "index_sequences"]
+__all__ = ["ClipDataset", "SequenceIndex", "index_sequences", "spread_positions"]
+
+
+def spread_positions(length: int, frames: int, offset: int, clips: int) -> list[int]:
+    """Positions of clip ``offset`` of ``clips`` spreading ``frames`` frames over a sequence of ``length``:
+    floor((i + (offset + 0.5) / clips) x length / frames) for i < frames (the clips interleave)."""
+    shift = (offset + 0.5) / clips
+    return [int((i + shift) * length / frames) for i in range(frames)]
 
 
 @dataclass
@@ -130,8 +137,7 @@ class ClipDataset(_RecordDataset):
         k, start = self.clips[index]
         seq = self.sequences[k]
         if self.stride == 0:
-            offset, length = (start + 0.5) / self._spread[k], len(seq.frame_indices)
-            return seq, [int((i + offset) * length / self.frames) for i in range(self.frames)]
+            return seq, spread_positions(len(seq.frame_indices), self.frames, start, self._spread[k])
         n = len(seq.frame_indices) if self.frames == 0 else self.frames
         return seq, [start + i * self.stride for i in range(n)]
 

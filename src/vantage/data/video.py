@@ -5,7 +5,9 @@ builds (resumable, atomic, sharded by trajectory, byte-identical on rebuild, ver
 Layout: ``images/<trajectory>/<camera>_<frame>.png`` (+ ``depth/...npy`` when ``depth``); one row per frame
 and camera with ``sequence_id`` (the trajectory), ``frame_index``, ``camera_id`` (``fpv``, ``tpv0``...),
 ``phase``, exact ``cam_to_world`` and ``camera_group`` (``fpv``, ``seen`` or ``unseen``: the first
-``seen_tpv`` third-person cameras are the training views of the unseen-view protocol).
+``seen_tpv`` third-person cameras are the training views of the unseen-view protocol). With ``actors > 1`` every
+task is performed by each actor (arm colour, size and pace; rows carry ``actor``) ``trajectories_per_task`` times,
+as action-recognition data needs; ``fpv: false`` films with the static cameras only.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class VideoConfig:
     background: Background = field(default_factory=Background)
     supersample: int = 1
     seed: int = 0
+    actors: int = 1  # performers per task (trajectories_per_task each); > 1 adds an ``actor`` column
+    fpv: bool = True  # film with the wrist camera too
 
     def __post_init__(self) -> None:
         from vantage.data.video_tasks import TASKS
@@ -59,8 +63,8 @@ class VideoConfig:
         bad = [t for t in self.tasks if t not in TASKS]
         if bad or not self.tasks:
             raise ValueError(f"video tasks {bad or self.tasks} invalid; choose from {sorted(TASKS)}")
-        if self.trajectories_per_task < 1 or self.image_size < 8 or self.frame_stride < 1:
-            raise ValueError("trajectories_per_task and frame_stride must be >= 1 and image_size >= 8")
+        if self.trajectories_per_task < 1 or self.image_size < 8 or self.frame_stride < 1 or self.actors < 1:
+            raise ValueError("trajectories_per_task, actors and frame_stride must be >= 1 and image_size >= 8")
         if not 0 <= self.seen_tpv <= self.tpv_cameras or self.tpv_cameras < 1:
             raise ValueError(f"need 1 <= tpv_cameras and 0 <= seen_tpv <= tpv_cameras, got {self.seen_tpv} of "
                              f"{self.tpv_cameras}")  # fmt: skip
@@ -80,28 +84,39 @@ class TrajectoryTask:
     domain: str
     split: str
     seed: int
+    actor: int | None = None  # None: a single-actor build (no actor column)
 
 
 def camera_ids(cfg: VideoConfig) -> list[str]:
-    """``fpv`` then ``tpv0`` ... ``tpv<V-1>``."""
-    return ["fpv", *(f"tpv{k}" for k in range(cfg.tpv_cameras))]
+    """``fpv`` (unless ``fpv`` is off) then ``tpv0`` ... ``tpv<V-1>``."""
+    return ["fpv"] * cfg.fpv + [f"tpv{k}" for k in range(cfg.tpv_cameras)]
 
 
 def plan_trajectories(cfg: VideoConfig) -> list[TrajectoryTask]:
-    """Every trajectory, split by trajectory within each task (train / val / test counts from ``split``)."""
+    """Every trajectory, split by trajectory within each task and actor (train / val / test counts from
+    ``split``)."""
     tasks = []
+    n_train, n_val, _ = cfg.split.counts(cfg.trajectories_per_task)
     for task in cfg.tasks:
-        n_train, n_val, _ = cfg.split.counts(cfg.trajectories_per_task)
-        for k in range(cfg.trajectories_per_task):
-            split = "train" if k < n_train else "val" if k < n_train + n_val else "test"
-            seed = zlib.crc32(f"{cfg.seed}/{task}/{k}".encode())
-            tasks.append(TrajectoryTask(len(tasks), f"{task}-{k:03d}", task, "in", split, seed))
+        for a in range(cfg.actors):
+            for k in range(cfg.trajectories_per_task):
+                split = "train" if k < n_train else "val" if k < n_train + n_val else "test"
+                if cfg.actors == 1:
+                    name, seed, actor = f"{task}-{k:03d}", zlib.crc32(f"{cfg.seed}/{task}/{k}".encode()), None
+                else:
+                    name, seed, actor = f"{task}-a{a}-{k:03d}", zlib.crc32(f"{cfg.seed}/{task}/a{a}/{k}".encode()), a
+                tasks.append(TrajectoryTask(len(tasks), name, task, "in", split, seed, actor))
     return tasks
 
 
 def video_fingerprint(cfg: VideoConfig) -> str:
-    """Hash of the config and the generator version: equal fingerprints mean byte-identical builds."""
-    return config_hash({"video": to_dict(cfg), "generator_version": VIDEO_GENERATOR_VERSION})
+    """Hash of the config and the generator version: equal fingerprints mean byte-identical builds (fields added
+    later are left out at their defaults, so earlier builds keep their hash)."""
+    fields = to_dict(cfg)
+    for key, default in (("actors", 1), ("fpv", True)):
+        if fields.get(key) == default:
+            del fields[key]
+    return config_hash({"video": fields, "generator_version": VIDEO_GENERATOR_VERSION})
 
 
 def video_dataset_dir(cfg: VideoConfig) -> Path:
@@ -109,12 +124,16 @@ def video_dataset_dir(cfg: VideoConfig) -> Path:
     return vantage_home() / "datasets" / f"{cfg.name}-{video_fingerprint(cfg)[:12]}"
 
 
-def load_video_config(preset: str, overrides: tuple[str, ...] | list[str] = ()) -> VideoConfig:
-    """The ``video`` section of a preset, with ``key=value`` overrides."""
-    section = dict(load_preset(preset).get("video", {}) or {})
+def load_video_config(preset: str, overrides: tuple[str, ...] | list[str] = (), section: str = "video") -> VideoConfig:
+    """A video section of a preset (``video``, or ``action.data`` for the action data), with ``key=value``
+    overrides."""
+    fields: object = load_preset(preset)
+    for key in section.split("."):
+        fields = (fields.get(key, {}) if isinstance(fields, dict) else {}) or {}
+    fields = dict(fields) if isinstance(fields, dict) else {}
     for o in overrides:
-        set_override(section, o)
-    return from_dict(VideoConfig, section, f"preset {preset}: video")
+        set_override(fields, o)
+    return from_dict(VideoConfig, fields, f"preset {preset}: {section}")
 
 
 # ------------------------------------------------------------------------------------------ worker side
@@ -139,12 +158,12 @@ def _npy(array: np.ndarray) -> bytes:
 
 def _render_trajectory(task: TrajectoryTask) -> int:
     """Script one trajectory, film every frame from every camera, write the files and the part record."""
-    from vantage.data.video_tasks import WORKSPACE, fpv_camera, script_task, tpv_cameras
+    from vantage.data.video_tasks import WORKSPACE, actor_style, fpv_camera, script_task, tpv_cameras
 
     root, cfg, scene = _WORKER["root"], _WORKER["cfg"], _WORKER["scene"]
     rng = np.random.default_rng(task.seed)
     try:
-        traj = script_task(task.category, rng, tuple(cfg.speed))
+        traj = script_task(task.category, rng, tuple(cfg.speed), actor_style(task.actor or 0))
     except Exception as e:
         raise BuildError(f"trajectory {task.object_id}: {type(e).__name__}: {e}") from e
     scene.clear()
@@ -157,8 +176,8 @@ def _render_trajectory(task: TrajectoryTask) -> int:
     for t, frame in enumerate(traj.frames[:: cfg.frame_stride]):
         for name, (pos, rot) in frame.poses.items():
             scene.set_pose(name, pos, rot)
-        poses = [fpv_camera(frame)] + [c2w for _, _, c2w in static]
-        for v, (cam_id, c2w) in enumerate(zip(ids, poses, strict=True)):
+        poses = [fpv_camera(frame)] * cfg.fpv + [c2w for _, _, c2w in static]
+        for v, (cam_id, c2w) in enumerate(zip(ids, poses, strict=True), start=0 if cfg.fpv else 1):
             fov = cfg.fpv_fov_deg if v == 0 else cfg.fov_deg
             out = scene.render(Camera(c2w, size, size, fov), cfg.light, cfg.background, rng)
             rel = c2w[:3, 3] - WORKSPACE
@@ -171,7 +190,7 @@ def _render_trajectory(task: TrajectoryTask) -> int:
                 elevation_deg=round(el, 4), distance=round(float(np.linalg.norm(rel)), 6),
                 cam_to_world=np.round(c2w, 6).tolist(), fov_deg=fov, caption=f"a robot arm, {task.category}",
                 sequence_id=task.object_id, frame_index=t, camera_id=cam_id, phase=frame.phase,
-                extra={"camera_group": group},
+                extra={"camera_group": group} | ({} if task.actor is None else {"actor": f"a{task.actor}"}),
             )  # fmt: skip
             blobs = {record.file_name: encode_png(out.rgb)}
             if cfg.depth:

@@ -17,7 +17,8 @@ import numpy as np
 from vantage.geometry import look_at
 from vantage.render.scene import Body
 
-__all__ = ["ARM", "TASKS", "Frame", "Trajectory", "arm_bodies", "fpv_camera", "script_task", "tpv_cameras"]
+__all__ = ["ACTION_TASKS", "ARM", "TASKS", "Actor", "Frame", "Trajectory", "actor_style", "arm_bodies", "fpv_camera",
+           "script_task", "tpv_cameras"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -204,24 +205,173 @@ def _push(rng: np.random.Generator, frames: Callable[[int], int]) -> Trajectory:
     return traj
 
 
-TASKS: dict[str, Script] = {"pick_place": _pick_place, "pour": _pour, "push": _push}
+def _reach(side: float) -> Script:
+    """Reach to a marker on the left (``side`` +1, +y) or right (-1) of the table, touch it, come back."""
+
+    def script(rng: np.random.Generator, frames: Callable[[int], int]) -> Trajectory:
+        a = np.array([rng.uniform(0.0, 0.2), side * rng.uniform(0.2, 0.32), 0.0])
+        marker = Body("marker", "sphere", (0.03,), tuple(rng.uniform(0.2, 1.0, 3)))
+        home = np.array([-0.1, 0.0, 0.35])
+        touch = a + _v(0, 0, 0.05)
+        keys = [("reach", home, touch + _v(0, 0, 0.1), 14), ("reach", touch + _v(0, 0, 0.1), touch, 8),
+                ("touch", touch, touch, 6), ("retreat", touch, home, 14)]  # fmt: skip
+        traj = Trajectory("reach_left" if side > 0 else "reach_right", [marker])
+        for phase, start, end, n in keys:
+            for tip in _smooth(start, end, frames(n)):
+                traj.frames.append(Frame({"marker": (a + _v(0, 0, 0.03), np.eye(3))}, phase, tip.copy()))
+        return traj
+
+    return script
+
+
+def _carry_object(task: str, bodies: list[Body], a: np.ndarray, keys: list, rest: dict) -> Trajectory:
+    """Move the gripper through ``keys`` (phase, start, end, frames); the first body follows the gripper between
+    ``grasp`` and ``release`` and otherwise rests where it was put down (``rest``: other bodies' poses)."""
+    traj = Trajectory(task, bodies)
+    name = bodies[0].name
+    half = bodies[0].size[2] / 2
+    tip, held, place = keys[0][1].copy(), False, a + _v(0, 0, half)
+    for phase, start, end, n in keys:
+        held = (held or phase == "grasp") and phase != "release"
+        steps = [tip.copy()] * n if start is None else _smooth(start, end, n)
+        for tip in steps:
+            if held:
+                place = tip - _v(0, 0, half)
+            traj.frames.append(Frame({name: (place.copy(), np.eye(3)), **rest}, phase, tip.copy()))
+    return traj
+
+
+def _lift(rng: np.random.Generator, frames: Callable[[int], int]) -> Trajectory:
+    a = np.array([rng.uniform(0.0, 0.2), rng.uniform(-0.15, 0.15), 0.0])
+    cube = Body("cube", "box", (0.06, 0.06, 0.06), tuple(rng.uniform(0.2, 1.0, 3)))
+    home, low, high = np.array([-0.1, 0.0, 0.35]), a + _v(0, 0, 0.06), a + _v(0, 0, rng.uniform(0.3, 0.38))
+    keys = [
+        ("reach", home, low + _v(0, 0, 0.12), frames(12)),
+        ("reach", low + _v(0, 0, 0.12), low, frames(8)),
+        ("grasp", None, None, frames(4)),
+        ("lift", low, high, frames(14)),
+        ("hold", None, None, frames(6)),
+        ("lower", high, low, frames(12)),
+        ("release", None, None, frames(4)),
+        ("retreat", low, home, frames(12)),
+    ]
+    return _carry_object("lift", [cube], a, keys, {})  # fmt: skip
+
+
+def _stack(rng: np.random.Generator, frames: Callable[[int], int]) -> Trajectory:
+    a = np.array([rng.uniform(0.0, 0.2), rng.uniform(-0.3, -0.1), 0.0])
+    b = np.array([rng.uniform(0.0, 0.2), rng.uniform(0.1, 0.3), 0.0])
+    top = Body("top", "box", (0.05, 0.05, 0.05), tuple(rng.uniform(0.2, 1.0, 3)))
+    base = Body("base", "box", (0.09, 0.09, 0.07), tuple(rng.uniform(0.2, 1.0, 3)))
+    home, up = np.array([-0.1, 0.0, 0.35]), _v(0, 0, 0.2)
+    grip, on = a + _v(0, 0, 0.05), b + _v(0, 0, 0.07 + 0.05)
+    keys = [("reach", home, grip + up, frames(12)), ("reach", grip + up, grip, frames(8)),
+            ("grasp", None, None, frames(4)), ("lift", grip, grip + up, frames(8)), ("carry", grip + up, on + up,
+            frames(14)), ("stack", on + up, on, frames(10)), ("release", None, None, frames(4)),
+            ("retreat", on, home, frames(12))]  # fmt: skip
+    return _carry_object("stack", [top, base], a, keys, {"base": (b + _v(0, 0, 0.035), np.eye(3))})
+
+
+def _wave(rng: np.random.Generator, frames: Callable[[int], int]) -> Trajectory:
+    home = np.array([-0.1, 0.0, 0.35])
+    centre = np.array([rng.uniform(0.0, 0.1), 0.0, rng.uniform(0.4, 0.5)])
+    amp = rng.uniform(0.15, 0.22)
+    keys = [("raise", home, centre, frames(10))]
+    for k in range(int(rng.integers(2, 4))):
+        keys += [("wave", centre + _v(0, amp, 0) * (k > 0), centre + _v(0, -amp, 0), frames(7)),
+                 ("wave", centre + _v(0, -amp, 0), centre + _v(0, amp, 0), frames(7))]  # fmt: skip
+    keys += [("lower", centre + _v(0, amp, 0), home, frames(10))]
+    traj = Trajectory("wave", [])
+    for phase, start, end, n in keys:
+        for tip in _smooth(start, end, n):
+            traj.frames.append(Frame({}, phase, tip.copy()))
+    return traj
+
+
+def _open(rng: np.random.Generator, frames: Callable[[int], int]) -> Trajectory:
+    """Lift the lid of a box about its far hinge (+x edge) to ~100 degrees, let go, and come back."""
+    a = np.array([rng.uniform(0.05, 0.2), rng.uniform(-0.15, 0.15), 0.0])
+    box = Body("box", "box", (0.16, 0.12, 0.07), tuple(rng.uniform(0.2, 1.0, 3)))
+    lid = Body("lid", "box", (0.16, 0.13, 0.015), tuple(rng.uniform(0.2, 1.0, 3)))
+    hinge = a + _v(0.08, 0, 0.0775)
+    home = np.array([-0.1, 0.0, 0.35])
+    top = np.deg2rad(rng.uniform(95, 115))
+    axis = np.array([0.0, 1.0, 0.0])
+
+    def edge(angle: float) -> np.ndarray:  # the lid's free (-x) edge, where the gripper holds it
+        return hinge + _tilt(angle, axis) @ _v(-0.16, 0, 0) if angle else hinge + _v(-0.16, 0, 0)
+
+    traj = Trajectory("open", [box, lid])
+    rest = {"box": (a + _v(0, 0, 0.035), np.eye(3))}
+
+    def add(phase: str, tip: np.ndarray, angle: float) -> None:
+        rot = _tilt(angle, axis) if angle else np.eye(3)
+        lid_pose = (hinge + rot @ _v(-0.08, 0, 0), rot)
+        traj.frames.append(Frame({**rest, "lid": lid_pose}, phase, tip.copy()))
+
+    for tip in _smooth(home, edge(0.0) + _v(0, 0, 0.12), frames(12)):
+        add("reach", tip, 0.0)
+    for tip in _smooth(edge(0.0) + _v(0, 0, 0.12), edge(0.0), frames(8)):
+        add("reach", tip, 0.0)
+    n = frames(16)
+    for s in (1 - np.cos(np.linspace(0, np.pi, n + 1)[1:])) / 2:
+        add("open", edge(top * s), top * s)  # a positive turn about +y lifts the -x edge
+    for tip in _smooth(edge(top), home, frames(12)):
+        add("retreat", tip, top)
+    return traj
+
+
+TASKS: dict[str, Script] = {"pick_place": _pick_place, "pour": _pour, "push": _push, "reach_left": _reach(1.0),
+                            "reach_right": _reach(-1.0), "lift": _lift, "stack": _stack, "wave": _wave,
+                            "open": _open}  # fmt: skip
+# the action-recognition classes (issue #14): distinct motions of the arm and the objects it works on
+ACTION_TASKS = ["reach_left", "reach_right", "push", "lift", "pick_place", "stack", "pour", "wave", "open"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a task: the arm's colour, size (link lengths scaled) and pace (phase lengths scaled)."""
+
+    color: tuple[float, float, float]
+    scale: float
+    pace: float
+
+    def arm(self) -> ArmGeometry:
+        a = ARM
+        return ArmGeometry(a.base, a.shoulder_height * self.scale, a.upper * self.scale, a.fore * self.scale,
+                           a.gripper, a.width * self.scale)  # fmt: skip
+
+
+_ACTOR_COLORS = [(0.85, 0.85, 0.9), (0.95, 0.55, 0.2), (0.3, 0.55, 0.95), (0.35, 0.8, 0.4), (0.85, 0.3, 0.6),
+                 (0.95, 0.85, 0.3), (0.5, 0.35, 0.25), (0.55, 0.4, 0.85)]  # fmt: skip
+
+
+def actor_style(k: int) -> Actor:
+    """Actor ``k`` (0: the default grey arm at normal pace); colours cycle, sizes and paces differ per actor.
+    Arms are never smaller than the default, so every scripted target stays within reach."""
+    if k == 0:
+        return Actor(_ACTOR_COLORS[0], 1.0, 1.0)
+    return Actor(_ACTOR_COLORS[k % len(_ACTOR_COLORS)], 1.0 + 0.06 * ((k * 5) % 4), (0.8, 1.2, 0.9, 1.1)[k % 4])
 
 
 def script_task(task: str, rng: np.random.Generator, speed: tuple[float, float] = (0.75, 1.35),
-                arm_color: tuple[float, float, float] = (0.85, 0.85, 0.9)) -> Trajectory:  # fmt: skip
-    """One execution of ``task``: object placement and colours, and each phase's length scaled by a pace drawn
-    from ``speed`` (one pace per trajectory, jittered per phase), all from ``rng``. Arm links are included."""
+                actor: Actor | None = None) -> Trajectory:  # fmt: skip
+    """One execution of ``task`` by ``actor`` (default: actor 0): object placement and colours, and each phase's
+    length scaled by a pace drawn from ``speed`` times the actor's pace (one pace per trajectory, jittered per
+    phase), all from ``rng``. Arm links are included."""
     if task not in TASKS:
         raise ValueError(f"unknown video task {task!r}; available: {sorted(TASKS)}")
-    pace = rng.uniform(*speed)
+    actor = actor or actor_style(0)
+    pace = rng.uniform(*speed) * actor.pace
 
     def frames(n: int) -> int:
         return max(2, round(n * pace * rng.uniform(0.85, 1.15)))
 
     traj = TASKS[task](rng, frames)
-    traj.bodies = arm_bodies(arm_color) + traj.bodies
+    arm = actor.arm()
+    traj.bodies = arm_bodies(actor.color, arm) + traj.bodies
     for f in traj.frames:
-        f.poses = {"table": (np.array([0.1, 0.0, -0.02]), np.eye(3)), **arm_pose(f.gripper), **f.poses}
+        f.poses = {"table": (np.array([0.1, 0.0, -0.02]), np.eye(3)), **arm_pose(f.gripper, arm), **f.poses}
     return traj
 
 

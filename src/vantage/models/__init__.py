@@ -1,4 +1,5 @@
-"""Models: timm backbones with feature taps, the 3DTRL layer, and CLIP (open_clip) with LoRA and the VIFormer."""
+"""Models: timm backbones with feature taps, the 3DTRL layer, CLIP (open_clip) with LoRA and the VIFormer, and
+video classifiers (TimeSformer, per-frame ViT)."""
 
 from vantage.models.backbones import (
     STEMS,
@@ -31,14 +32,23 @@ from vantage.models.trl3d_timm import (
     find_3dtrl,
     register_3dtrl_insertion,
 )
+from vantage.models.video import (
+    TIMESFORMER_CPU,
+    FrameTransformer,
+    create_frame_transformer,
+    create_timesformer,
+    video_logits,
+)
 
 __all__ = [
     "INSERTIONS",
     "RZ_CONVENTIONS",
     "STEMS",
+    "TIMESFORMER_CPU",
     "TRL3D",
     "TRL_MODES",
     "FeatureExtractor",
+    "FrameTransformer",
     "OVTModel",
     "PretrainedUnavailable",
     "TRLDiagnostics",
@@ -51,6 +61,8 @@ __all__ = [
     "count_trainable",
     "create_backbone",
     "create_clip",
+    "create_frame_transformer",
+    "create_timesformer",
     "create_timm_encoder",
     "create_timm_model",
     "find_3dtrl",
@@ -64,4 +76,5 @@ __all__ = [
     "register_3dtrl_insertion",
     "save_clip",
     "trl3d_param_formula",
+    "video_logits",
 ]

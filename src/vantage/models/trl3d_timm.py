@@ -9,6 +9,13 @@ original key) and runs from a forward hook at the insertion point, so ``forward`
 * Swin (timm ``SwinTransformer``): after the patch merging that opens stage round(stages x position) (stage 1
   at the default 1/3: after the first patch merging), on all tokens (no CLS).
 * TNT (timm ``TNT``): before outer block round(depth x position), on the outer (patch) tokens.
+* TimeSformer (HF ``transformers`` ``TimesformerModel`` / ``TimesformerForVideoClassification``): before encoder
+  layer round(depth x position), on all T frames at once: depth per patch token of every frame, one camera per
+  video (the CLS token, which TimeSformer already averages over frames, and the tokens pooled over space and
+  time). Registered by class name, so transformers is imported only when such a model is given.
+
+Inserting adds exactly the layer's parameters and no block (the 3DTRL reference's TimeSformer model had four
+extra randomly initialised blocks its baseline lacked), and the model's own weight init never touches the layer.
 """
 
 from __future__ import annotations
@@ -74,6 +81,23 @@ class TRLInsertion(nn.Module):
         b, h, w, c = out.shape  # timm Swin keeps tokens as NHWC
         return self.layer(out.reshape(b, h * w, c), (h, w)).reshape(b, h, w, c)
 
+    def timesformer_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """TimeSformer: tokens are CLS then patch-major, frame-minor; the layer wants frame-major: permute, and back."""
+        x, cfg = args[0], self._owner.config
+        b, n1, d = x.shape
+        t = cfg.num_frames
+        n = (n1 - 1) // t
+        gw = cfg.image_size // cfg.patch_size
+        tokens = x[:, 1:].reshape(b, n, t, d).transpose(1, 2).reshape(b, t * n, d)
+        pos2d = None
+        if self.layer.mode == "faithful":
+            pos = self._owner.embeddings.position_embeddings
+            if pos.shape[1] == n + 1:
+                pos2d = torch.cat([pos[:, :1], pos[:, 1:].repeat(1, t, 1)], 1)
+        y = self.layer(torch.cat([x[:, :1], tokens], 1), (n // gw, gw), frames=t, pos2d=pos2d)
+        back = y[:, 1:].reshape(b, t, n, d).transpose(1, 2).reshape(b, n * t, d)
+        return (torch.cat([y[:, :1], back], 1), *args[1:])
+
     def tnt_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         pixel, patch = args[0], args[1]
         model = self._owner
@@ -92,12 +116,13 @@ def find_3dtrl(model: nn.Module) -> TRL3D:
 
 
 Inserter = Callable[[nn.Module, float, str, dict[str, Any]], TRLInsertion]
-INSERTIONS: dict[type, Inserter] = {}
+INSERTIONS: dict[type | str, Inserter] = {}
 
 
-def register_3dtrl_insertion(model_class: type) -> Callable[[Inserter], Inserter]:
+def register_3dtrl_insertion(model_class: type | str) -> Callable[[Inserter], Inserter]:
     """Decorator: ``fn(model, position, mode, layer_kwargs) -> TRLInsertion`` inserts 3DTRL into instances of
-    ``model_class`` (and its subclasses, unless a subclass has its own entry)."""
+    ``model_class`` (and its subclasses, unless a subclass has its own entry). A class may be given by its
+    qualified name (``"package.module.Class"``) so that its library is imported only when it is used."""
 
     def wrap(fn: Inserter) -> Inserter:
         INSERTIONS[model_class] = fn
@@ -132,6 +157,30 @@ def _insert_tnt(model: nn.Module, position: float, mode: str, kw: dict[str, Any]
     return ins
 
 
+_TIMESFORMER = "transformers.models.timesformer.modeling_timesformer"
+
+
+@register_3dtrl_insertion(f"{_TIMESFORMER}.TimesformerModel")
+@register_3dtrl_insertion(f"{_TIMESFORMER}.TimesformerForVideoClassification")
+def _insert_timesformer(model: nn.Module, position: float, mode: str, kw: dict[str, Any]) -> TRLInsertion:
+    if model.config.attention_type != "divided_space_time":
+        raise ValueError(f"3DTRL needs a divided space-time TimeSformer, got attention_type "
+                         f"{model.config.attention_type!r}")  # fmt: skip
+    base = getattr(model, "timesformer", model)
+    ins = TRLInsertion(TRL3D(model.config.hidden_size, mode, num_prefix_tokens=1, **kw), "timesformer", base)
+    layers = base.encoder.layer
+    layers[_block_index(layers, position)].register_forward_pre_hook(ins.timesformer_pre_hook)
+    return ins
+
+
+def _find_insertion(model: nn.Module) -> Inserter | None:
+    for c in type(model).__mro__:
+        fn = INSERTIONS.get(c) or INSERTIONS.get(f"{c.__module__}.{c.__qualname__}")
+        if fn is not None:
+            return fn
+    return None
+
+
 @register_3dtrl_insertion(_timm_class("swin_transformer", "SwinTransformer"))
 def _insert_swin(model: nn.Module, position: float, mode: str, kw: dict[str, Any]) -> TRLInsertion:
     stage = max(1, min(len(model.layers) - 1, round(len(model.layers) * position)))
@@ -146,7 +195,8 @@ def _insert_swin(model: nn.Module, position: float, mode: str, kw: dict[str, Any
 
 def add_3dtrl(model: nn.Module, position: float = 1 / 3, mode: str = "improved", **layer_kwargs: Any) -> nn.Module:
     """Insert a 3DTRL into a model in place and return it; the model's class (or a base class) must be in
-    :data:`INSERTIONS` (timm ViT/DeiT, Swin and TNT are; add others with :func:`register_3dtrl_insertion`).
+    :data:`INSERTIONS` (timm ViT/DeiT, Swin, TNT and HF TimeSformer are; add others with
+    :func:`register_3dtrl_insertion`).
 
     ``position`` is the relative depth (1/3: before block 4 of 12, the paper's best). ``layer_kwargs`` go to
     :class:`TRL3D` (``rotation``, ``camera_hidden``, ``depth_offset``, ``rz_convention``). The new parameters
@@ -156,9 +206,9 @@ def add_3dtrl(model: nn.Module, position: float = 1 / 3, mode: str = "improved",
         raise ValueError("this model already has a 3DTRL")
     if not 0 <= position <= 1:
         raise ValueError(f"position is a relative depth in [0, 1], got {position}")
-    insert = next((INSERTIONS[c] for c in type(model).__mro__ if c in INSERTIONS), None)
+    insert = _find_insertion(model)
     if insert is None:
-        known = ", ".join(c.__name__ for c in INSERTIONS)
+        known = ", ".join(c if isinstance(c, str) else c.__name__ for c in INSERTIONS)
         raise ValueError(f"add_3dtrl has no insertion for {type(model).__name__}; registered: {known}")
     ref = next(model.parameters(), None)
     ins = insert(model, position, mode, {k: v for k, v in layer_kwargs.items() if v is not None})

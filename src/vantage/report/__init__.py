@@ -13,7 +13,14 @@ from vantage.report.blocks import (
 )
 from vantage.report.html import render_html, write_report
 from vantage.report.markdown import markdown_report, markdown_table
-from vantage.report.plots import depth_panel, error_histograms, retrieval_strip, sphere_value_plot, view_sphere_plot
+from vantage.report.plots import (
+    accuracy_vs_distance,
+    depth_panel,
+    error_histograms,
+    retrieval_strip,
+    sphere_value_plot,
+    view_sphere_plot,
+)
 
 __all__ = [
     "Block",
@@ -22,6 +29,7 @@ __all__ = [
     "Section",
     "Table",
     "Text",
+    "accuracy_vs_distance",
     "depth_panel",
     "error_histograms",
     "fmt_mean_std",

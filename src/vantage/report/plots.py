@@ -182,3 +182,22 @@ def retrieval_strip(query: list[np.ndarray], rows: dict[str, list[np.ndarray]], 
         axes[r, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
     fig.subplots_adjust(left=0.2, right=0.99, top=0.88 if title else 0.95, bottom=0.02, wspace=0.05, hspace=0.35)
     return _save(fig, out, title)
+
+
+def accuracy_vs_distance(series: dict[str, dict[str, tuple[float | None, float, float]]], out: str | Path,
+                         title: str = "", ylabel: str = "top-1 (%)", chance: float | None = None) -> Path:  # fmt: skip
+    """Accuracy per test camera against the camera's angular distance from the nearest training camera, one line
+    per model; ``series[model][camera] = (distance_deg, mean, std)`` (cameras with no distance are left out)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.6), constrained_layout=True)
+    for name, cams in series.items():
+        pts = sorted((d, m, s, c) for c, (d, m, s) in cams.items() if d is not None)
+        if not pts:
+            continue
+        d, m, s, _ = zip(*pts, strict=True)
+        ax.errorbar(d, m, yerr=s, marker="o", capsize=3, label=name)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    ax.set(xlabel="angle to the nearest training camera (deg)", ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, out, title)

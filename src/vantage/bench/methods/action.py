@@ -1,0 +1,207 @@
+"""Cross-view action recognition plug-in (3DTRL's third task): TimeSformer vs + 3DTRL faithful vs improved (and a
+per-frame ViT pair) on the preset's action videos, under the cross-view and cross-subject protocols."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vantage.bench.context import BenchContext
+from vantage.bench.grid import Evaluation, Trained, Variant
+from vantage.bench.plugin import MethodPlugin, Settings, register_method
+from vantage.config import from_dict, to_dict
+from vantage.data.video import VideoConfig
+from vantage.eval.action import ActionEvalConfig
+from vantage.io import sha256_file
+from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed
+from vantage.train.action import ActionTrainConfig
+
+__all__ = ["ActionBenchConfig", "ActionMethod"]
+
+# variant -> (arch, 3dtrl, label)
+MODELS = {
+    "timesformer": ("timesformer", "none", "TimeSformer"),
+    "timesformer_faithful": ("timesformer", "faithful", "TimeSformer +3DTRL faithful"),
+    "timesformer_improved": ("timesformer", "improved", "TimeSformer +3DTRL improved"),
+    "frame": ("frame", "none", "per-frame ViT"),
+    "frame_faithful": ("frame", "faithful", "per-frame ViT +3DTRL faithful"),
+    "frame_improved": ("frame", "improved", "per-frame ViT +3DTRL improved"),
+}
+PROTOCOL_LABELS = {"cross_view": "cross-view", "cross_subject": "cross-subject"}
+# the paper's TimeSformer -> +3DTRL (top-1, mean per-class; NTU reports top-1 only)
+PAPER = [
+    ("Toyota Smarthome CV2", "cross_view", (59.4, 27.5), (62.9, 34.0)),
+    ("Toyota Smarthome CS", "cross_subject", (75.7, 56.1), (76.1, 57.0)),
+    ("NTU RGB+D CV", "cross_view", (86.4, None), (87.9, None)),
+    ("Smarthome CV2, K400-pretrained", "cross_view", (69.3, 37.5), (71.9, 41.7)),
+]
+
+
+@dataclass
+class ActionBenchConfig:
+    """Which runs the suite makes (the preset's ``action.bench`` section)."""
+
+    variants: list[str] = field(default_factory=lambda: ["timesformer", "timesformer_faithful", "timesformer_improved"])
+    protocols: list[str] = field(default_factory=lambda: ["cross_view", "cross_subject"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.variants if v not in MODELS]
+        if bad or not self.variants:
+            raise ValueError(f"variants {bad or self.variants} invalid; choose from {list(MODELS)}")
+        bad = [p for p in self.protocols if p not in PROTOCOL_LABELS]
+        if bad or not self.protocols:
+            raise ValueError(f"protocols {bad or self.protocols} invalid; choose from {list(PROTOCOL_LABELS)}")
+        if not self.seeds:
+            raise ValueError("seeds must list at least one seed")
+
+
+def _name(variant: str, protocol: str) -> str:
+    return f"{MODELS[variant][2]} [{PROTOCOL_LABELS[protocol]}]"
+
+
+@register_method
+class ActionMethod(MethodPlugin):
+    """Action recognition with a video transformer (+3DTRL), tested on cameras or actors never trained on."""
+
+    name = "action"
+    title = "Cross-view action recognition (video transformers)"
+    section = "action"
+    parts: ClassVar[dict[str, type]] = {"data": VideoConfig, "train": ActionTrainConfig, "eval": ActionEvalConfig,
+                                        "bench": ActionBenchConfig}  # fmt: skip
+
+    def dataset(self, ctx: BenchContext, s: Settings) -> Path:
+        """Build or reuse the preset's action videos (its ``action.data`` section)."""
+        from vantage.data.video import build_video_dataset
+
+        res = build_video_dataset(s["data"], workers=ctx.workers, progress=ctx.progress)
+        ctx.memo["action_build"] = {"root": str(res.root), "rendered": res.rendered, "seconds": round(res.seconds, 2)}
+        return res.root
+
+    def variants(self, s: Settings) -> list[Variant]:
+        b: ActionBenchConfig = s["bench"]
+        rows = []
+        for p in b.protocols:
+            for v in b.variants:
+                arch, trl, _ = MODELS[v]
+                base = next((_name(k, p) for k in b.variants if MODELS[k][:2] == (arch, "none")), None)
+                fields = {"arch": arch, "trl3d": trl, "protocol": p}
+                rows.append(Variant(_name(v, p), f"{v}-{p}", fields, None if trl == "none" else base))
+        return rows
+
+    def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
+              done: dict[str, Trained]) -> Trained:  # fmt: skip
+        from vantage.train.action import train_action
+
+        cfg = from_dict(ActionTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
+        ckpt = train_action(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
+        return Trained(ckpt, sha256_file(ckpt), cfg)
+
+    def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:
+        return {"eval": to_dict(s["eval"]), "seed": seed}
+
+    def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,
+                 root: Path) -> Evaluation:  # fmt: skip
+        from vantage.data.actions import camera_distances
+        from vantage.eval.action import evaluate_action
+        from vantage.train.action import action_data, load_action_model
+
+        module, cfg = load_action_model(trained.path)
+        ev: ActionEvalConfig = s["eval"]
+        test = action_data(root, cfg, "test", ev.clips_per_sequence)
+        res = evaluate_action(module, test, camera_distances(test.split), ev, module.classes)
+        confusion, classes = res.pop("confusion"), res.pop("classes")
+        return Evaluation(res, {"confusion": confusion}, {"classes": classes})
+
+    def delta_view(self, table: dict[str, Any]) -> dict[str, Any]:
+        return {k: table[k] for k in ("top1", "mean_class") if k in table}
+
+    def finish(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, Any]:
+        b: ActionBenchConfig = s["bench"]
+        rec = grid.record()
+        rows = [{"name": _name(v, p), "model": MODELS[v][2], "protocol": p} for p in b.protocols for v in b.variants]
+        classes = next((r.get("classes") for r in grid.runs.values() if r.get("classes")), [])
+        return {
+            "data": ctx.memo.get("action_build", {}),
+            "data_config": to_dict(s["data"]),
+            "train_config": s.raw["train"],
+            "eval_config": to_dict(s["eval"]),
+            "bench_config": to_dict(b),
+            "rows": rows,
+            "classes": classes,
+            **rec,
+            "plots": self._plots(ctx, rec, rows, len(classes)),
+        }
+
+    def _plots(self, ctx: BenchContext, rec: dict[str, Any], rows: list[dict], n_classes: int) -> dict[str, str]:
+        """Cross-view top-1 per test camera against its angle from the nearest training camera (mean ± std)."""
+        from vantage.report import accuracy_vs_distance
+
+        series = {}
+        for r in rows:
+            cams = rec["table"].get(r["name"], {}).get("per_camera", {})
+            if r["protocol"] != "cross_view" or not cams:
+                continue
+            series[r["model"]] = {c: (_mean(v.get("distance_deg")), _mean(v.get("top1")), _std(v.get("top1")))
+                                  for c, v in cams.items()}  # fmt: skip
+        if not series:
+            return {}
+        chance = 100.0 / n_classes if n_classes else None
+        accuracy_vs_distance(series, ctx.out / "action_distance.png", "cross-view: unseen test cameras", chance=chance)
+        return {"distance": "action_distance.png"}
+
+    def present(self, res: dict[str, Any], run_dir: Path) -> Section:
+        seeds = res.get("bench_config", {}).get("seeds", [])
+        table, rows = res.get("table", {}), res.get("rows", [])
+        protocols = list(dict.fromkeys(r["protocol"] for r in rows))
+        models = list(dict.fromkeys(r["model"] for r in rows))
+        n = len(res.get("classes", []))
+        blocks: list[Any] = [
+            Text(
+                f"Top-1 and mean per-class accuracy (%) on clips from cameras (cross-view) or actors (cross-subject) "
+                f"never trained on, mean ± std over seeds {seeds}; {n} classes"
+                + (f" (chance {100 / n:.1f} %)." if n else ".")
+            )
+        ]
+        head = ["model", *(f"{PROTOCOL_LABELS[p]} {m}" for p in protocols for m in ("top-1", "mean class"))]
+        body = [[m, *(fmt_mean_std(table.get(f"{m} [{PROTOCOL_LABELS[p]}]", {}).get(k), 1)
+                      for p in protocols for k in ("top1", "mean_class"))] for m in models]  # fmt: skip
+        blocks.append(Table(head, body))
+        deltas = res.get("deltas", {})
+        if deltas:
+            body = [[k, fmt_signed(d.get("top1"), 1), fmt_signed(d.get("mean_class"), 1)] for k, d in deltas.items()]
+            blocks.append(Table(["model", "Δ top-1", "Δ mean class"], body, title="minus the same model without 3DTRL"))
+        blocks += self._camera_table(table, [r for r in rows if r["protocol"] == "cross_view"])
+        paper = [[name, PROTOCOL_LABELS[p], *(_arrow(a, b) for a, b in zip(base, trl, strict=True))]
+                 for name, p, base, trl in PAPER]  # fmt: skip
+        blocks.append(Table(["paper (TimeSformer -> +3DTRL)", "protocol", "top-1", "mean class"], paper))
+        caption = "Cross-view accuracy vs angle to the training cameras"
+        blocks.append(Figure(res.get("plots", {}).get("distance"), caption))
+        cfg = {**res.get("train_config", {}), **{f"data.{k}": v for k, v in res.get("data", {}).items()}}
+        blocks.append(KeyValues(cfg, "configuration", collapsed=True))
+        return Section(f"{self.title} (seeds {seeds})", blocks)
+
+    @staticmethod
+    def _camera_table(table: dict[str, Any], rows: list[dict]) -> list[Table]:
+        """Cross-view top-1 per test camera, the header giving each camera's angle to the nearest training one."""
+        per = {r["model"]: table.get(r["name"], {}).get("per_camera", {}) for r in rows}
+        cams = list(dict.fromkeys(c for p in per.values() for c in p))
+        if not cams:
+            return []
+        dist = {c: next((_mean(p[c].get("distance_deg")) for p in per.values() if c in p), None) for c in cams}
+        head = ["model", *(c if dist[c] is None else f"{c} ({dist[c]:.0f}°)" for c in cams)]
+        body = [[m, *(fmt_mean_std(p.get(c, {}).get("top1"), 1) for c in cams)] for m, p in per.items()]
+        return [Table(head, body, title="cross-view top-1 per test camera (angle to the nearest training camera)")]
+
+
+def _arrow(a: float | None, b: float | None) -> str:
+    return "-" if a is None else f"{a} -> {b}"
+
+
+def _mean(leaf: Any) -> float | None:
+    return leaf["mean"] if isinstance(leaf, dict) else leaf if isinstance(leaf, int | float) else None
+
+
+def _std(leaf: Any) -> float:
+    return leaf["std"] if isinstance(leaf, dict) else 0.0

@@ -7,7 +7,8 @@ loader's throughput against the training step, in one run.
   forward   the same for a TimeSformer-Base architecture (12 blocks, 768 wide; the Kinetics-400 checkpoint's
             shape, random weights) at 8 frames of 112 px, batch 1, forward only
   loader    ``ActionClipDataset`` + DataLoader over the default action data (decoded and resized PNGs, batch 8) with
-            0 and 1 worker processes: clips/s, against the training step's clips/s
+            0 and 1 worker processes, and with the frame cache warm (``cache_frames``, the CPU default: every
+            epoch after the first): clips/s, against the training step's clips/s
 
     scripts/venv-run python benchmarks/action_speed.py     # writes benchmarks/results/action_speed.{json,md}
 """
@@ -80,13 +81,16 @@ def forward_speed(size: int, repeats: int) -> dict[str, dict[str, float]]:
                 "params": sum(p.numel() for p in models[m].parameters())} for m in MODES}  # fmt: skip
 
 
-def loader_speed(workers: int, batches: int) -> dict[str, float]:
-    """Clips/s of the real training loader over the default action data (built if missing)."""
-    cfg = ActionTrainConfig(**{k: v for k, v in _train_section().items()})
+def loader_speed(workers: int, batches: int, cache: bool = False) -> dict[str, float]:
+    """Clips/s of the real training loader over the default action data (built if missing); ``cache``: after one
+    full pass has filled the frame cache."""
+    cfg = ActionTrainConfig(**{**_train_section(), "cache_frames": cache})
     res = build_video_dataset(load_video_config("default", section="action.data"), progress=False)
     clips = action_data(res.root, cfg, "train")
-    loader = torch.utils.data.DataLoader(clips, batch_size=8, shuffle=True, num_workers=workers,
-                                         collate_fn=lambda items: torch.stack([i["frames"] for i in items]))  # fmt: skip
+    if cache:
+        for i in range(len(clips)):
+            clips[i]
+    loader = torch.utils.data.DataLoader(clips, batch_size=8, shuffle=True, num_workers=workers, collate_fn=_stack)
     it, n = iter(loader), 0
     next(it)  # start-up (worker spawn) is not throughput
     start = time.perf_counter()
@@ -95,7 +99,11 @@ def loader_speed(workers: int, batches: int) -> dict[str, float]:
             n += len(next(it))
         except StopIteration:
             it = iter(loader)
-    return {"workers": workers, "clips_per_s": round(n / (time.perf_counter() - start), 1)}
+    return {"workers": workers, "cache": cache, "clips_per_s": round(n / (time.perf_counter() - start), 1)}
+
+
+def _stack(items: list[dict]) -> torch.Tensor:
+    return torch.stack([i["frames"] for i in items])
 
 
 def _train_section() -> dict:
@@ -115,14 +123,12 @@ def main() -> None:
     print(json.dumps({"train": train}))
     fwd = forward_speed(args.base_size, max(3, args.repeats // 5))
     print(json.dumps({"forward_base": fwd}))
-    loaders = [loader_speed(w, 40) for w in (0, 1)]
+    loaders = [loader_speed(0, 40), loader_speed(1, 40), loader_speed(0, 40, cache=True)]
     print(json.dumps({"loader": loaders}))
-    record = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads()},  # fmt: skip
-        "command": "scripts/venv-run python benchmarks/action_speed.py",
-        "train": train, "forward_base": fwd, "loader": loaders,
-    }  # fmt: skip
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+               "threads": torch.get_num_threads()}  # fmt: skip
+    record = {"machine": machine, "command": "scripts/venv-run python benchmarks/action_speed.py", "train": train,
+              "forward_base": fwd, "loader": loaders}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     t0, f0 = train["none"], fwd["none"]
@@ -145,7 +151,8 @@ def main() -> None:
     lines += ["", "| clip loader (default action data, batch 8) | clips/s | x the training step's clips/s |",
               "|---|---:|---:|"]  # fmt: skip
     for ld in loaders:
-        lines.append(f"| {ld['workers']} worker process(es) | {ld['clips_per_s']} | "
+        what = "frame cache warm, in process" if ld["cache"] else f"{ld['workers']} worker process(es), PNG decode"
+        lines.append(f"| {what} | {ld['clips_per_s']} | "
                      f"{ld['clips_per_s'] / t0['clips_per_s']:.1f} |")  # fmt: skip
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 

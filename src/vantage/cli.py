@@ -80,6 +80,11 @@ DevicesOpt = Annotated[int, typer.Option(help="Devices (processes) per node; >1 
 AcceleratorOpt = Annotated[str, typer.Option(help="auto | cpu | gpu")]
 StopAfterOpt = Annotated[int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+RealOpt = Annotated[
+    list[str] | None,
+    typer.Option("--real", help="A real image set to score, name=folder or folder (repeatable): a `vantage data "
+                                "import` output or a turntable folder."),
+]  # fmt: skip
 OverwriteRunOpt = Annotated[
     bool, typer.Option(help="Discard a run in --out that was trained with another config (or is corrupt).")
 ]
@@ -132,6 +137,40 @@ def data_build(
         f"{res.root}: {state}; rendered {res.rendered} images, skipped {res.skipped} finished {unit}, "
         f"{res.seconds:.1f} s" + (f"; manifest {res.manifest_hash}" if res.manifest_hash else "")
     )
+
+
+@data_app.command("import")
+def data_import(
+    source: Annotated[Path, typer.Argument(help="The folder holding your images.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the dataset to (replaced only with --overwrite).")],
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV / JSONL: file, object_id, azimuth_deg [, elevation_deg, category, split, sequence_id, "
+            "frame_index, camera_id, bbox_x, bbox_y, bbox_w, bbox_h]."
+        ),
+    ] = None,
+    convention: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of a table, <object>__<n> names: coil20 (n = pose index of 72, az = 5n) | "
+            "coil100 (n = azimuth in degrees) | degrees | index (n of N, az = 360n/N)."
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Dataset name (default: the source folder's name).")] = None,
+    split: Annotated[str, typer.Option(help="Split of rows that do not give one: train | val | test.")] = "test",
+    size: Annotated[int | None, typer.Option(help="Resize every (cropped) image to size x size pixels.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
+) -> None:
+    """Import your own multi-view images (a table of azimuths, or a turntable naming convention) into the data
+    contract: checked row by row, cropped to bounding boxes, checksummed, readable by every evaluator (--real)."""
+    from vantage.data import import_dataset
+
+    try:
+        res = import_dataset(source, out, table, convention, name, split, size=size, overwrite=overwrite)
+    except _known_errors() as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"{res.root}: imported {res.images} images of {res.objects} objects; manifest {res.manifest_hash}")
 
 
 @data_app.command("preview-video")
@@ -288,6 +327,7 @@ def eval_pose_ssl_cmd(
         Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
     ] = None,
     no_coil20: Annotated[bool, typer.Option("--no-coil20", help="Skip the COIL-20 scenario.")] = False,
+    real: RealOpt = None,
     taps: Annotated[
         str | None, typer.Option(help="Comma-separated taps (default from config), e.g. pooled,conv3.")
     ] = None,
@@ -330,7 +370,7 @@ def eval_pose_ssl_cmd(
         root = resolve_data_root(data, preset)
         cfg.image_size = eval_image_size(cfg.image_size, trained_size, load_card(root).get("image_size", 224))
         coil = None if no_coil20 else (coil20 or default_coil20())
-        eval_data = load_pose_eval_data(root, cfg, coil, progress=not quiet)
+        eval_data = load_pose_eval_data(root, cfg, coil, progress=not quiet, real=_parse_real(real))
         result = evaluate_pose_ssl(extractor, eval_data, cfg, progress=not quiet)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
@@ -348,12 +388,19 @@ def eval_pose_ssl_cmd(
             "model": model,
             "data": str(root),
             "coil20": str(coil) if coil else None,
+            "real": {k: str(v) for k, v in eval_data.real.items()},
+            "skipped": eval_data.skipped,
             "config": to_dict(cfg),
             "table": result.table,
             "seconds": result.seconds,
         },
     )
     typer.echo(pose_table_markdown(result.table))
+    for name in eval_data.real:
+        for tap, t in result.table.items():
+            if name in t:
+                scores = _rounded(t[name]["relative_azimuth"], 2)
+                typer.echo(f"real set {name} ({tap}): relative azimuth {json.dumps(scores)}")
     typer.echo(f"seconds: {result.seconds}\nwrote {dest / 'pose_ssl.json'}")
 
 
@@ -612,6 +659,21 @@ def eval_zeroshot_cmd(
     if out is not None:
         atomic_write_json(out, {"model": model, "pretrained": pretrained, "config": to_dict(cfg), **result})
         typer.echo(f"wrote {out}")
+
+
+def _parse_real(values: list[str] | None) -> dict[str, Path]:
+    """``--real name=folder`` (or just ``folder``: named after it) -> {name: folder}; each folder must exist."""
+    out: dict[str, Path] = {}
+    for v in values or []:
+        name, sep, path = v.partition("=")
+        folder = Path(path if sep else v)
+        name = name if sep else folder.name
+        if not folder.is_dir():
+            raise ValueError(f"--real {v}: {folder} is not a folder")
+        if name in out:
+            raise ValueError(f"--real {v}: the name {name!r} is given twice")
+        out[name] = folder
+    return out
 
 
 def _rounded(obj: Any, digits: int = 4) -> Any:

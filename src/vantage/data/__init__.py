@@ -20,6 +20,7 @@ from vantage.data.build import (
     resolve_data_root,
 )
 from vantage.data.captions import MVCapRow, load_captioner, read_mvcap, write_mvcap
+from vantage.data.importer import CONVENTIONS, ImportResult, import_dataset, read_import_table
 from vantage.data.preview import contact_sheet
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records, triplet_sequence
 from vantage.data.verify import Problem, summarize, verify_dataset
@@ -44,6 +45,7 @@ _LAZY = {
     "filter_records": "vantage.data.read",
     "hf_data_files": "vantage.data.read",
     "load_turntable_records": "vantage.data.read",
+    "load_real_records": "vantage.data.read",
     "ssl_augmentation": "vantage.data.transforms",
     "to_tensor": "vantage.data.transforms",
 }
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
         TurntableDataset,
         filter_records,
         hf_data_files,
+        load_real_records,
         load_turntable_records,
     )
     from vantage.data.sampling import EpochSampler, KeyedAugment, rank_world
@@ -74,6 +77,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ACTION_PROTOCOLS",
+    "CONVENTIONS",
     "ActionClipDataset",
     "ActionSplit",
     "BuildConfig",
@@ -84,6 +88,7 @@ __all__ = [
     "DatasetError",
     "EpochSampler",
     "ImageTextDataset",
+    "ImportResult",
     "KeyedAugment",
     "MVCapRow",
     "MultiViewDataset",
@@ -102,13 +107,16 @@ __all__ = [
     "dataset_dir",
     "filter_records",
     "hf_data_files",
+    "import_dataset",
     "load_build_config",
     "load_captioner",
     "load_card",
+    "load_real_records",
     "load_records",
     "load_turntable_records",
     "plan_objects",
     "rank_world",
+    "read_import_table",
     "read_mvcap",
     "resolve_data_root",
     "ssl_augmentation",

@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from vantage.data.sampling import keyed_rng
-from vantage.data.schema import DatasetError, ViewRecord, inside, load_card, load_records
+from vantage.data.schema import METADATA_FILE, DatasetError, ViewRecord, inside, load_card, load_records
 from vantage.data.transforms import to_tensor
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "TurntableDataset",
     "filter_records",
     "hf_data_files",
+    "load_real_records",
     "load_turntable_records",
 ]
 
@@ -384,6 +385,15 @@ def load_turntable_records(root: str | Path) -> list[ViewRecord]:
             )
         )
     return sorted(records, key=lambda r: (_natural(r.object_id), r.view_id))
+
+
+def load_real_records(root: str | Path) -> list[ViewRecord]:
+    """Rows of a real image set: a contract folder (``vantage data import`` output, or any build) or a
+    turntable folder of ``<object>__<pose>.png`` files (COIL-20 with its ``labels.csv``)."""
+    root = Path(root)
+    if (root / METADATA_FILE).is_file():
+        return load_records(root)
+    return load_turntable_records(root)
 
 
 def _natural(s: str) -> list:

@@ -8,8 +8,9 @@ Scenarios (rows of the built dataset; in-domain categories are the training ones
   pairs by a probe trained on train-object pairs;
 * **unseen_poses**: the same with test objects at Fib(100) views (poses never trained on);
 * **unseen_categories**: out-of-domain objects (absolute pose: half of each category's objects as the bank);
-* **coil20**: relative azimuth between two views of one real COIL-20 object, probe trained on half the
-  objects, tested on the rest, with features of a model trained on rendered data only.
+* **real sets** (``coil20`` by default, or any ``--real name=path``: an imported contract folder or a turntable
+  folder): relative azimuth between two views of one real object, probe trained on half the objects, tested on
+  the rest, with features of a model trained on rendered data only.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class PoseEvalData:
     view_dirs: torch.Tensor  # (50, 3): Fib(50) direction of each view index
     in_classes: list[str]
     root: Path
-    coil20: Path | None = None
+    real: dict[str, Path] = field(default_factory=dict)  # name -> folder; banks["real:<name>"]
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -100,12 +101,27 @@ def _view_dirs(bank: ImageBank) -> torch.Tensor:
     return dirs
 
 
+SCENARIOS = ("semantics", "in_domain", "unseen_poses", "unseen_categories")
+
+
+def real_sets(coil20: str | Path | None = None, real: dict[str, str | Path] | None = None) -> dict[str, Path]:
+    """The named real sets to score: ``coil20`` (when a path is given) and every ``real`` entry; names must not
+    clash with the rendered scenarios."""
+    out = {"coil20": Path(coil20)} if coil20 is not None else {}
+    for name, path in (real or {}).items():
+        if name in SCENARIOS or name in out or not name:
+            raise ValueError(f"real set name {name!r} is empty, repeated or a scenario name ({', '.join(SCENARIOS)})")
+        out[name] = Path(path)
+    return out
+
+
 def load_pose_eval_data(
-    root: str | Path, cfg: PoseEvalConfig, coil20: str | Path | None = None, progress: bool = False
-) -> PoseEvalData:
-    """Select and decode the scenario images of a built dataset (and of COIL-20 when a path is given) at
-    ``cfg.image_size`` (resolve it with :func:`eval_image_size` first)."""
-    from vantage.data import filter_records, load_turntable_records
+    root: str | Path, cfg: PoseEvalConfig, coil20: str | Path | None = None, progress: bool = False,
+    real: dict[str, str | Path] | None = None,
+) -> PoseEvalData:  # fmt: skip
+    """Select and decode the scenario images of a built dataset, and of each real set (``coil20`` and ``real``:
+    name -> folder), at ``cfg.image_size`` (resolve it with :func:`eval_image_size` first)."""
+    from vantage.data import filter_records, load_real_records
 
     if cfg.image_size is None:
         raise ValueError("PoseEvalConfig.image_size is unset: resolve it with eval_image_size(...) first")
@@ -133,12 +149,14 @@ def load_pose_eval_data(
         if progress:
             print(f"loading {len(rows)} images ({name})", flush=True)
         banks[name] = load_image_bank(root, rows, cfg.image_size, classes)
-    coil_root = None
-    if coil20 is not None:
-        coil_root = Path(coil20)
-        rows = load_turntable_records(coil_root)
-        banks["coil20"] = load_image_bank(coil_root, rows, cfg.image_size, sorted({r.category for r in rows}))
-    return PoseEvalData(banks, _view_dirs(banks["train"]), in_classes, root, coil_root, skipped)
+    sets = real_sets(coil20, real)
+    for name, folder in sets.items():
+        rows = load_real_records(folder)
+        if len({r.object_id for r in rows}) < 2:
+            skipped[name] = f"{folder} has fewer than two objects (the probe is fitted on half of them)"
+            continue
+        banks[f"real:{name}"] = load_image_bank(folder, rows, cfg.image_size, sorted({r.category for r in rows}))
+    return PoseEvalData(banks, _view_dirs(banks["train"]), in_classes, root, sets, skipped)
 
 
 def _split_objects_in_half(bank: ImageBank) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,7 +188,7 @@ def _evaluate_tap(
     knn = dict(k=cfg.knn_k, temperature=cfg.knn_temperature)
     probe = {name: _probe_features(f, cfg) for name, f in feats.items()}
     std = Standardizer(probe["train"])
-    probe = {name: std(f) if name != "coil20" else f for name, f in probe.items()}
+    probe = {name: std(f) if not name.startswith("real:") else f for name, f in probe.items()}
 
     # semantics
     lin = linear_probe(probe["train"], tr.category, probe["test50"], te.category, n_in, cfg.linear_steps, seed=cfg.seed)
@@ -221,25 +239,25 @@ def _evaluate_tap(
         scores = score_pair_probe(rel_probe, probe[name], p, relative_rotation_targets(q.rotation, p, bins))
         out.setdefault(scenario, {})["relative"] = scores.as_dict()
 
-    # COIL-20: relative azimuth, probe on half the objects, scored on the other half
-    if "coil20" in b:
-        coil = b["coil20"]
+    # real sets: relative azimuth, probe on half the objects, scored on the other half
+    for key in (k for k in b if k.startswith("real:")):
+        coil = b[key]
         objs = torch.arange(len(coil.objects))
         fit, held = torch.isin(coil.object, objs[0::2]), torch.isin(coil.object, objs[1::2])
-        cstd = Standardizer(probe["coil20"][fit])
-        cf = cstd(probe["coil20"])
+        cstd = Standardizer(probe[key][fit])
+        cf = cstd(probe[key])
         held_idx = held.nonzero().squeeze(1)
         p_held = held_idx[sample_pairs(coil.object[held], cfg.pairs_per_object * 4, cfg.seed + 1)]
         cprobe = train_pair_probe(
             cf[fit],
             coil.object[fit],
-            lambda p: relative_azimuth_targets(coil.azimuth[fit], p, cfg.coil20_bins),
+            lambda p, az=coil.azimuth[fit]: relative_azimuth_targets(az, p, cfg.coil20_bins),
             cfg.pair_hidden,
             cfg.pair_steps,
             seed=cfg.seed,
         )
         targets = relative_azimuth_targets(coil.azimuth, p_held, cfg.coil20_bins)
-        out["coil20"] = {"relative_azimuth": score_pair_probe(cprobe, cf, p_held, targets).as_dict()}
+        out[key.removeprefix("real:")] = {"relative_azimuth": score_pair_probe(cprobe, cf, p_held, targets).as_dict()}
     return out, arrays
 
 

@@ -55,6 +55,7 @@ class ActionTrainConfig(RunConfig):
     image_size: int = 32
     clip_frames: int = 8
     clips_per_sequence: int = 2  # training clips per (recording, camera) and epoch, interleaved in time
+    cache_frames: bool = True  # keep decoded frames in memory after the first epoch (off for large data)
     optimizer: str = "adamw"  # adamw | sgd (the reference's: momentum 0.9)
     lr: float = 1e-3
     weight_decay: float = 0.05
@@ -108,7 +109,8 @@ def action_data(root: str | Path, cfg: ActionTrainConfig, side: str, clips_per_s
 
     split = action_split(root, cfg.protocol, cfg.train_cameras, cfg.train_actors)
     k = cfg.clips_per_sequence if clips_per_sequence is None else clips_per_sequence
-    return ActionClipDataset(root, split, side, cfg.clip_frames, k, _transform(cfg.image_size))
+    return ActionClipDataset(root, split, side, cfg.clip_frames, k, _transform(cfg.image_size),
+                             cache=cfg.cache_frames and side == "train")  # fmt: skip
 
 
 class _Keyed(Dataset):

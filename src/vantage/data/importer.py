@@ -1,0 +1,308 @@
+"""Import a multi-view image set of your own into the data contract (`vantage data import`).
+
+Two ways to say where each image was taken from:
+
+* a **table** (CSV or JSONL) with one row per image: ``file`` (relative to the image folder), ``object_id``,
+  ``azimuth_deg``; optional ``elevation_deg``, ``category`` (default: the object id), ``split`` (default:
+  ``--split``), ``sequence_id``, ``frame_index``, ``camera_id`` and a bounding box ``bbox_x``, ``bbox_y``,
+  ``bbox_w``, ``bbox_h`` (pixels) to crop to;
+* a **folder convention** for turntable sets named ``<object>__<n>.<ext>``, with the azimuth rule stated:
+  ``coil20`` (n is the pose index of 72, azimuth = 5 n: COIL-20), ``coil100`` (n is the azimuth in degrees,
+  0..355 in steps of 5: COIL-100), ``degrees`` (n is the azimuth in degrees) or ``index`` (n is the pose index
+  of the object's N images, evenly spaced: azimuth = 360 n / N).
+
+Every row is checked (file inside the folder and readable, angles finite and in range, box inside the image) and
+errors name the table file and line. Images are written as PNG (cropped, optionally resized) under
+``images/<object>/``, with ``metadata.jsonl``, ``checksums.sha256`` and ``dataset.json``; the result is read by
+every evaluator (``--real``), by ``vantage data verify`` and by HF ``imagefolder``. The folder appears
+complete or not at all (written under a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vantage.data.schema import (
+    CARD_FILE,
+    CHECKSUM_FILE,
+    METADATA_FILE,
+    SPLITS,
+    DatasetError,
+    ViewRecord,
+    check_relative_path,
+    inside,
+)
+from vantage.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes
+
+__all__ = ["CONVENTIONS", "ImportResult", "import_dataset", "read_import_table"]
+
+CONVENTIONS = ("coil20", "coil100", "degrees", "index")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+_NAME = re.compile(r"^(?P<obj>.+?)__(?P<n>\d+)\.[A-Za-z]+$")
+_BBOX = ("bbox_x", "bbox_y", "bbox_w", "bbox_h")
+
+
+@dataclass
+class ImportResult:
+    """What an import wrote."""
+
+    root: Path
+    images: int
+    objects: int
+    manifest_hash: str
+
+
+@dataclass
+class _Row:
+    where: str  # "<table>:<line>" or the file name, for errors
+    file: str
+    object_id: str
+    category: str
+    azimuth: float
+    elevation: float | None
+    split: str
+    extra: dict[str, Any]
+    bbox: tuple[float, float, float, float] | None
+
+
+def read_import_table(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, row) pairs of a CSV (header line 1) or JSONL table; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"import table {path} does not exist")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise DatasetError(f"{path}:{lineno}: a row must be a JSON object")
+            rows.append((lineno, row))
+    else:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            for lineno, row in enumerate(reader, 2):
+                if None in row:
+                    raise DatasetError(f"{path}:{lineno}: more values than the header has columns")
+                rows.append((lineno, {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()
+                                      if v not in (None, "")}))  # fmt: skip
+    if not rows:
+        raise DatasetError(f"import table {path} has no rows")
+    return rows
+
+
+def _number(row: dict[str, Any], key: str, where: str, lo: float | None = None, hi: float | None = None) -> float:
+    try:
+        value = float(row[key])
+    except (TypeError, ValueError):
+        raise DatasetError(f"{where}: {key}={row[key]!r} is not a number") from None
+    if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise DatasetError(f"{where}: {key}={row[key]!r} is out of range [{lo}, {hi}]")
+    return value
+
+
+def _rows_from_table(path: Path, default_split: str) -> list[_Row]:
+    out = []
+    for lineno, row in read_import_table(path):
+        where = f"{path}:{lineno}"
+        missing = [k for k in ("file", "object_id", "azimuth_deg") if k not in row]
+        if missing:
+            raise DatasetError(f"{where}: missing column(s) {', '.join(missing)} (need file, object_id, azimuth_deg)")
+        az = _number(row, "azimuth_deg", where) % 360.0
+        el = _number(row, "elevation_deg", where, -90, 90) if "elevation_deg" in row else None
+        boxes = [k for k in _BBOX if k in row]
+        if boxes and len(boxes) != 4:
+            raise DatasetError(f"{where}: a bounding box needs all of {', '.join(_BBOX)}")
+        bbox = tuple(_number(row, k, where, 0) for k in _BBOX) if boxes else None
+        split = str(row.get("split", default_split))
+        if split not in SPLITS:
+            raise DatasetError(f"{where}: split={split!r} must be one of {SPLITS}")
+        extra = {}
+        for key in ("sequence_id", "camera_id"):
+            if key in row:
+                extra[key] = str(row[key])
+        if "frame_index" in row:
+            extra["frame_index"] = int(_number(row, "frame_index", where, 0))
+        obj = str(row["object_id"])
+        out.append(_Row(where, str(row["file"]), obj, str(row.get("category", obj)), az, el, split, extra, bbox))
+    return out
+
+
+def _rows_from_convention(source: Path, convention: str, split: str) -> list[_Row]:
+    if convention not in CONVENTIONS:
+        raise DatasetError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    names = sorted(p.name for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    matched = [(n, _NAME.match(n)) for n in names]
+    odd = [n for n, m in matched if m is None]
+    if odd:
+        raise DatasetError(f"{source}/{odd[0]}: not named <object>__<number>.<ext> as the {convention} convention needs"
+                           f" ({len(odd)} such file(s); use a table for other names)")  # fmt: skip
+    if not matched:
+        raise DatasetError(f"{source} has no images")
+    per_obj: dict[str, list[tuple[str, int]]] = {}
+    for n, m in matched:
+        per_obj.setdefault(m["obj"], []).append((n, int(m["n"])))
+    out = []
+    for obj, files in per_obj.items():
+        count = len(files)
+        for name, n in files:
+            where = f"{source}/{name}"
+            if convention == "coil20":
+                if n >= 72:
+                    raise DatasetError(f"{where}: COIL-20 pose indices are 0..71, got {n}")
+                az = 5.0 * n
+            elif convention == "coil100":
+                if n >= 360 or n % 5:
+                    raise DatasetError(f"{where}: COIL-100 names carry the azimuth in degrees (0..355, steps of 5), "
+                                       f"got {n}")  # fmt: skip
+                az = float(n)
+            elif convention == "degrees":
+                if n >= 360:
+                    raise DatasetError(f"{where}: azimuth {n} is not in [0, 360) degrees")
+                az = float(n)
+            else:
+                if n >= count:
+                    raise DatasetError(f"{where}: pose index {n} but object {obj} has only {count} images "
+                                       "(the index convention needs indices 0..N-1)")  # fmt: skip
+                az = 360.0 * n / count
+            out.append(_Row(where, name, obj, obj, az, None, split, {}, None))
+    return out
+
+
+def _load_image(source: Path, row: _Row, size: int | None) -> bytes:
+    from PIL import Image, UnidentifiedImageError
+
+    check_relative_path(row.file, f"{row.where}: file")
+    path = inside(source, row.file)
+    if not path.is_file():
+        raise DatasetError(f"{row.where}: file {row.file} does not exist in {source}")
+    try:
+        with Image.open(path) as im:
+            img = im.convert("RGB")
+    except (UnidentifiedImageError, OSError) as e:
+        raise DatasetError(f"{row.where}: {row.file} is not a readable image ({type(e).__name__})") from None
+    if row.bbox is not None:
+        x, y, w, h = row.bbox
+        if w < 1 or h < 1 or x + w > img.width or y + h > img.height:
+            raise DatasetError(f"{row.where}: bounding box x={x:g} y={y:g} w={w:g} h={h:g} is not inside the "
+                               f"{img.width}x{img.height} image")  # fmt: skip
+        img = img.crop((round(x), round(y), round(x + w), round(y + h)))
+    if size is not None:
+        img = img.resize((size, size), Image.BICUBIC)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
+
+
+def import_dataset(source: str | Path, out: str | Path, table: str | Path | None = None,
+                   convention: str | None = None, name: str | None = None, split: str = "test",
+                   domain: str = "real", size: int | None = None, overwrite: bool = False) -> ImportResult:  # fmt: skip
+    """Import the images under ``source`` (described by ``table`` or named by ``convention``) into ``out``."""
+    source, out = Path(source), Path(out)
+    if not source.is_dir():
+        raise DatasetError(f"image folder {source} does not exist")
+    if (table is None) == (convention is None):
+        raise DatasetError("give either a table (--table file.csv|.jsonl) or a folder convention (--convention)")
+    if split not in SPLITS:
+        raise DatasetError(f"split must be one of {SPLITS}, got {split!r}")
+    if size is not None and size < 8:
+        raise DatasetError(f"size must be >= 8 pixels, got {size}")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise DatasetError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    if table is not None:
+        rows = _rows_from_table(Path(table), split)
+    else:
+        rows = _rows_from_convention(source, str(convention), split)
+    seen: dict[tuple[str, str], str] = {}
+    for r in rows:
+        key = (r.object_id, r.file)
+        if key in seen:
+            raise DatasetError(f"{r.where}: {r.file} of object {r.object_id} is listed twice (first at {seen[key]})")
+        seen[key] = r.where
+    tmp = out.with_name(f".{out.name}.importing-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        records, files = _write_images(source, rows, tmp, domain, size)
+        manifest = _write_index(tmp, records, files, name or _safe_name(source.name), size, {
+            "source": str(source.resolve()), "table": str(Path(table).resolve()) if table else None,
+            "convention": convention})  # fmt: skip
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ImportResult(out, len(records), len({r.object_id for r in records}), manifest)
+
+
+def _write_images(source: Path, rows: list[_Row], root: Path, domain: str,
+                  size: int | None) -> tuple[list[ViewRecord], dict[str, str]]:  # fmt: skip
+    by_obj: dict[str, list[_Row]] = {}
+    for r in rows:
+        by_obj.setdefault(r.object_id, []).append(r)
+    records, files, used = [], {}, set()
+    for obj in sorted(by_obj):
+        folder = _safe_name(obj)
+        for view_id, r in enumerate(sorted(by_obj[obj], key=lambda r: (r.azimuth, r.elevation or 0.0, r.file))):
+            stem = _safe_name(Path(r.file).stem)
+            rel = f"images/{folder}/{stem}.png"
+            k = 1
+            while rel in used:
+                rel, k = f"images/{folder}/{stem}-{k}.png", k + 1
+            used.add(rel)
+            data = _load_image(source, r, size)
+            atomic_write_bytes(root / rel, data)
+            files[rel] = sha256_bytes(data)
+            extra = {"source_file": r.file, **({"bbox": list(r.bbox)} if r.bbox else {})}
+            records.append(ViewRecord(
+                file_name=rel, object_id=obj, category=r.category, domain=domain, split=r.split, view_set="real",
+                view_id=view_id, azimuth_deg=round(r.azimuth, 6), elevation_deg=r.elevation,
+                sequence_id=r.extra.get("sequence_id"), frame_index=r.extra.get("frame_index"),
+                camera_id=r.extra.get("camera_id"), extra=extra))  # fmt: skip
+    return records, files
+
+
+def _write_index(root: Path, records: list[ViewRecord], files: dict[str, str], name: str, size: int | None,
+                 source: dict[str, Any]) -> str:  # fmt: skip
+    checksums = "".join(f"{files[k]}  {k}\n" for k in sorted(files))
+    manifest = sha256_bytes(checksums.encode())
+    atomic_write_text(root / METADATA_FILE, "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records))
+    atomic_write_text(root / CHECKSUM_FILE, checksums)
+
+    def count(key: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in records:
+            out[getattr(r, key)] = out.get(getattr(r, key), 0) + 1
+        return dict(sorted(out.items()))
+
+    card = {
+        "name": name,
+        "imported": source,
+        "categories": {"in": sorted({r.category for r in records}), "out": []},
+        "view_sets": {},
+        "image_size": size,
+        "counts": {"images": len(records), "files": len(files), "objects": len({r.object_id for r in records}),
+                   "by_split": count("split"), "by_domain": count("domain"), "by_category": count("category")},
+        "manifest_hash": manifest,
+        "checksums": CHECKSUM_FILE,
+        "conventions": {"azimuth": "degrees, as the source table or naming convention gives them",
+                        "elevation": "degrees, when the source gives it"},
+    }  # fmt: skip
+    atomic_write_json(root / CARD_FILE, card)
+    return manifest

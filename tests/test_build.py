@@ -225,3 +225,16 @@ def test_png_encoder_roundtrips_exactly():
         assert encode_png(a) == encode_png(a.copy())
     with pytest.raises(ValueError, match="uint8"):
         encode_png(np.zeros((4, 4, 4), np.uint8))
+
+
+def test_a_build_that_fails_first_leaves_nothing(tmp_path, monkeypatch):
+    """A new folder whose build dies before any object is finished is removed, so a corrected config can use it."""
+    import vantage.data.build as build
+
+    def boom(task):
+        raise BuildError("renderer exploded")
+
+    monkeypatch.setattr(build, "_render_object", boom)
+    with pytest.raises(BuildError, match="exploded"):
+        build_dataset(small_config(), tmp_path / "d", workers=1, progress=False)
+    assert not (tmp_path / "d").exists()

@@ -283,3 +283,34 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     assert "| vicreg+traj0.1 |" in res.stdout  # results.json now holds the --suite pose_ssl re-run only
     missing = run_cli("report", str(tmp_path / "nothing"))
     assert missing.returncode == 1 and "results.json not found" in missing.stderr
+
+
+def test_own_meshes_as_the_readme_shows(tmp_path):
+    """ShapeNet-style synset folders with a taxonomy, the README's axis options and no category lists: the
+    categories come from the folders; a failed build does not stop the corrected command (no --overwrite)."""
+    import trimesh
+
+    root = tmp_path / "ShapeNetCore"
+    for synset, make in (("02691156", lambda i: trimesh.creation.box(extents=(1, 0.2 + 0.1 * i, 0.6))),
+                         ("03001627", lambda i: trimesh.creation.cylinder(0.3, 0.8 + 0.2 * i))):  # fmt: skip
+        for i in range(2):
+            folder = root / synset / f"model{i}" / "models"
+            folder.mkdir(parents=True)
+            make(i).export(folder / "model_normalized.obj")
+    taxonomy = root / "taxonomy.json"
+    taxonomy.write_text(json.dumps([{"synsetId": "02691156", "name": "airplane,aeroplane,plane"},
+                                    {"synsetId": "03001627", "name": "chair"}]))  # fmt: skip
+    broken = root / "03001627" / "model1" / "models" / "model_normalized.obj"
+    good = broken.read_bytes()
+    broken.write_text("v 0 0 0\nf 1 2 9\nnot a mesh\n")
+    args = ["data", "build", "--meshes", str(root), "--set", "meshes.up=+y", "--set", "meshes.front=-z",
+            "--preset", "quick", "--out", str(tmp_path / "sn"), "--workers", "1", "-q"]  # fmt: skip
+    res = run_cli(*args)
+    assert res.returncode == 1 and "model_normalized.obj" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "sn" / "dataset.json").exists()  # unfinished (the airplanes may be done)
+    broken.write_bytes(good)
+    res = run_cli(*args, "--set", f"meshes.taxonomy={taxonomy}")  # a corrected (different) command
+    assert res.returncode == 0, res.stderr
+    card = json.loads((tmp_path / "sn" / "dataset.json").read_text())
+    assert card["categories"] == {"in": ["airplane", "chair"], "out": []}
+    assert {r.category for r in load_records(tmp_path / "sn")} == {"airplane", "chair"}

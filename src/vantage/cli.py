@@ -123,7 +123,9 @@ def data_build(
             cfg = load_video_config(preset, list(overrides or []), "action.data" if action else "video")
             res = build_video_dataset(cfg, out, workers, _parse_shard(shard), overwrite, progress=not quiet)
         else:
-            ovr = list(overrides or []) + ([f"meshes.root={meshes}"] if meshes else [])
+            # your meshes: categories come from the folder names (the preset's zoo lists do not apply) unless --set
+            mesh_ovr = [f"meshes.root={meshes}", "in_domain=[]", "out_of_domain=[]"] if meshes else []
+            ovr = mesh_ovr + list(overrides or [])
             cfg = load_build_config(preset, ovr)
             root = out or dataset_dir(cfg)
             res = build_dataset(

@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -117,6 +118,7 @@ class MeshSourceConfig:
     root: str | None = None
     up: str = "+z"
     front: str = "+x"
+    taxonomy: str | None = None  # folder name -> category name (ShapeNet's taxonomy.json, a JSON object or a CSV)
 
 
 def _default_view_sets() -> dict[str, ViewSetConfig]:
@@ -240,11 +242,12 @@ def plan_objects(cfg: BuildConfig) -> list[ObjectTask]:
                 add(c, domain, [(f"{c}-{i:03d}", cfg.seed * 100_000 + i, None) for i in range(n)])
         return tasks
 
-    from vantage.shapes.meshes import scan_mesh_folder
+    from vantage.shapes.meshes import load_taxonomy, scan_mesh_folder
 
+    names = load_taxonomy(cfg.meshes.taxonomy) if cfg.meshes.taxonomy else {}
     by_cat: dict[str, list] = {}
     for a in scan_mesh_folder(cfg.meshes.root):
-        by_cat.setdefault(a.category, []).append(a)
+        by_cat.setdefault(names.get(a.category, a.category), []).append(a)
     ood = list(cfg.out_of_domain)
     ind = [c for c in (cfg.in_domain or sorted(by_cat)) if c not in ood]
     for c in ind + ood:
@@ -418,6 +421,17 @@ def _part_done(root: Path, task: ObjectTask, want_hash: str) -> bool:
     return True
 
 
+def _unlocked(root: Path) -> bool:
+    """Whether no build holds ``root``'s lock right now."""
+    lock = FileLock(str(root / PARTS_DIR / "build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    lock.release()
+    return True
+
+
 def _prepare_root(root: Path, cfg_hash: str, cfg: Any, overwrite: bool) -> None:
     if root.exists() and not root.is_dir():
         raise DatasetError(f"output path {root} is a file, not a directory; choose a folder path for --out")
@@ -430,6 +444,10 @@ def _prepare_root(root: Path, cfg_hash: str, cfg: Any, overwrite: bool) -> None:
             old = json.loads(marker.read_text()).get("fingerprint") if marker.is_file() else None
         except json.JSONDecodeError:
             old = "unreadable"
+        if old != cfg_hash and not overwrite and not (root / CARD_FILE).is_file() and _unlocked(root):
+            # an unfinished build of another config (a failed first attempt): nothing of it is usable for this one
+            print(f"[vantage] replacing the unfinished build of another config in {root}", file=sys.stderr)
+            overwrite = True
         if old != cfg_hash:
             if not overwrite:
                 raise DatasetError(
@@ -534,6 +552,7 @@ def build_folder(cfg: Any, root: Path, tasks: list[Any], cfg_hash: str, init: Ca
     """Prepare ``root`` for the build ``cfg_hash`` (refusing a foreign or differently configured folder unless
     ``overwrite``), take its lock (one build at a time), and run :func:`run_build`."""
     start = time.perf_counter() if start is None else start
+    fresh = not root.exists() or (root.is_dir() and not any(root.iterdir()))
     _prepare_root(root, cfg_hash, cfg, overwrite)
     lock = FileLock(str(root / PARTS_DIR / "build.lock"))
     try:
@@ -543,6 +562,11 @@ def build_folder(cfg: Any, root: Path, tasks: list[Any], cfg_hash: str, init: Ca
         raise BuildError(msg) from None
     try:
         return run_build(cfg, root, tasks, cfg_hash, workers, shard, progress, start, init, render, version)
+    except BaseException:
+        finished = set((root / PARTS_DIR).glob("*.json")) - {root / PARTS_DIR / "build.json"}
+        if fresh and not finished:
+            shutil.rmtree(root, ignore_errors=True)  # nothing finished: leave no folder to refuse a corrected run
+        raise
     finally:
         lock.release()
 

@@ -10,7 +10,7 @@ import trimesh
 
 from vantage.shapes.core import Part, ShapeObject
 
-__all__ = ["MESH_SUFFIXES", "MeshAsset", "MeshError", "axis_rotation", "load_mesh", "scan_mesh_folder"]
+__all__ = ["MESH_SUFFIXES", "MeshAsset", "MeshError", "axis_rotation", "load_mesh", "load_taxonomy", "scan_mesh_folder"]
 
 MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply", ".off", ".stl")
 _DEFAULT_RGB = (0.7, 0.7, 0.7)
@@ -48,6 +48,34 @@ def scan_mesh_folder(root: str | Path) -> list[MeshAsset]:
     if not assets:
         raise MeshError(f"mesh folder {root} holds no mesh files ({', '.join(MESH_SUFFIXES)}) in category folders")
     return assets
+
+
+def load_taxonomy(path: str | Path) -> dict[str, str]:
+    """Folder name -> category name: ShapeNet's ``taxonomy.json`` (a list of ``{"synsetId", "name"}``; the first of
+    the comma-separated names), a JSON object ``{folder: name}``, or a CSV of ``folder,name`` rows."""
+    import csv
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise MeshError(f"taxonomy file {path} does not exist")
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, newline="") as f:
+                rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
+            out = {r[0].strip(): r[1].strip() for r in rows if len(r) >= 2 and r[0].strip() not in ("folder", "synset")}
+        else:
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                out = {str(k): str(v) for k, v in data.items()}
+            else:
+                out = {str(e["synsetId"]): str(e["name"]).split(",")[0].strip() for e in data}
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        raise MeshError(f"taxonomy file {path} is not a ShapeNet taxonomy.json, a {{folder: name}} JSON object or a "
+                        f"folder,name CSV ({type(e).__name__}: {e})") from None  # fmt: skip
+    if not out:
+        raise MeshError(f"taxonomy file {path} maps no folder to a name")
+    return out
 
 
 def axis_rotation(up: str = "+z", front: str = "+x") -> np.ndarray:

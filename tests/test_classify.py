@@ -3,11 +3,14 @@ test conditions and the pseudo-depth score, on small real rendered data."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from vantage.data import DatasetError
 from vantage.eval import evaluate_classifier, evaluate_pseudo_depth, perspective_perturb, pseudo_depth_maps
 from vantage.train import ClassifyTrainConfig, load_classifier, train_classify, train_seconds, train_view_filter
 
@@ -88,3 +91,40 @@ def test_perspective_perturbation_is_seeded_and_fills_black():
     a, b = perspective_perturb(imgs, 0.5, seed=3), perspective_perturb(imgs, 0.5, seed=3)
     assert torch.equal(a, b) and not torch.equal(a, perspective_perturb(imgs, 0.5, seed=4))
     assert ((a == 0).all(1)).any() and not torch.allclose(a, imgs)
+
+
+class _ChannelOracle(torch.nn.Module):
+    """Logits = mean red and mean blue: reads the class the test images encode in their colour."""
+
+    def forward(self, x):
+        return torch.stack([x[:, 0].mean((1, 2)), x[:, 2].mean((1, 2))], 1)
+
+
+def test_imagefolder_evaluation_oracles_and_cli(tmp_path):
+    from conftest import run_cli
+    from vantage.eval import evaluate_imagefolder
+
+    rng = np.random.default_rng(1)
+    for split in ("train", "test"):
+        for c, cls in enumerate(("ants", "bees")):
+            (tmp_path / "f" / split / cls).mkdir(parents=True)
+            for i in range(5):
+                img = rng.integers(0, 60, (24, 24, 3), dtype=np.uint8)
+                img[..., 2 * c] += 150  # ants red, bees blue
+                Image.fromarray(img).save(tmp_path / "f" / split / cls / f"{i}.png")
+    res = evaluate_imagefolder(_ChannelOracle(), tmp_path / "f", ["ants", "bees"], 16)
+    assert res == {"top1": {"test": 100.0}, "n": {"test": 10}}
+    constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    with torch.no_grad():
+        constant(torch.zeros(1, 3, 16, 16))
+        constant[1].weight.zero_()
+        constant[1].bias.copy_(torch.tensor([1.0, 0.0]))
+    assert evaluate_imagefolder(constant, tmp_path / "f", ["ants", "bees"], 16)["top1"]["test"] == 50.0
+    with pytest.raises(DatasetError, match=r"class folder\(s\) \['bees'\] are not among"):
+        evaluate_imagefolder(constant, tmp_path / "f", ["ants", "wasps"], 16)
+    ckpt = train_classify(ClassifyTrainConfig(epochs=1, **TINY), tmp_path / "f", tmp_path / "run", progress=False)
+    res = run_cli("eval", "classify", "--checkpoint", str(ckpt), "--data", str(tmp_path / "f"), "--out",
+                  str(tmp_path / "e.json"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    saved = json.loads((tmp_path / "e.json").read_text())
+    assert saved["n"] == {"test": 10} and 0 <= saved["top1"]["test"] <= 100 and "wrote" in res.stdout

@@ -453,7 +453,7 @@ def _classify_inputs(checkpoint: Path, data: Path | None, preset: str):
     from vantage.train import load_classifier
 
     model, cfg, classes = load_classifier(checkpoint)
-    return model, cfg, classes, resolve_data_root(data, preset)
+    return model, cfg, classes, resolve_data_root(data, preset, need_card=data is None)
 
 
 @eval_app.command("classify")
@@ -463,19 +463,25 @@ def eval_classify_cmd(
     preset: PresetOpt = "default",
     distortion: Annotated[float, typer.Option(help="Perspective-warp strength (torchvision distortion_scale).")] = 0.5,
     seed: Annotated[int, typer.Option(help="Seed of the perspective warps.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
 ) -> None:
-    """Top-1 on held-out objects at the training views, at unseen poses (Fib(100)) and under perspective warps."""
-    from vantage.eval import evaluate_classifier
+    """Top-1 on held-out objects at the training views, at unseen poses (Fib(100)) and under perspective warps;
+    on an ImageFolder (--data with val/ or test/ class folders), top-1 per split."""
+    from vantage.eval import evaluate_classifier, evaluate_imagefolder
     from vantage.train import train_view_filter
 
     try:
         model, cfg, classes, root = _classify_inputs(checkpoint, data, preset)
-        ev = evaluate_classifier(
-            model, root, classes, cfg.image_size, cfg.train_view_set, train_view_filter(cfg), distortion, seed
-        )
+        if (root / "dataset.json").is_file():
+            ev = evaluate_classifier(
+                model, root, classes, cfg.image_size, cfg.train_view_set, train_view_filter(cfg), distortion, seed
+            )
+            res = {"top1": ev.top1, "n": ev.n}
+        else:
+            res = evaluate_imagefolder(model, root, classes, cfg.image_size)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
-    typer.echo(json.dumps({"top1": ev.top1, "n": ev.n}, indent=2))
+    _print_and_save(res, out, {"checkpoint": str(checkpoint), "data": str(root)})
 
 
 @eval_app.command("depth")
@@ -487,6 +493,7 @@ def eval_depth_cmd(
     min_foreground: Annotated[
         float, typer.Option(help="Score a token cell if the object covers at least this fraction of it.")
     ] = 0.5,
+    out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
 ) -> None:
     """Per-image Spearman correlation of 3DTRL token depth with rendered depth, averaged over test images."""
     from vantage.eval import evaluate_pseudo_depth
@@ -498,7 +505,20 @@ def eval_depth_cmd(
         )
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
-    typer.echo(json.dumps(res, indent=2))
+    _print_and_save(res, out, {"checkpoint": str(checkpoint), "data": str(root)})
+
+
+def _print_and_save(res: dict[str, Any], out: Path | None, context: dict[str, Any]) -> None:
+    """Print a result as JSON (floats rounded) and, with ``out``, write it (with ``context``) atomically."""
+    from vantage.io import atomic_write_json
+
+    typer.echo(json.dumps(_rounded(res), indent=2))
+    if out is not None:
+        try:
+            atomic_write_json(out, {**context, **res})
+        except OSError as e:
+            raise _fail(f"cannot write {out}: {e.strerror or e}") from None
+        typer.echo(f"wrote {out}")
 
 
 @data_app.command("captions")

@@ -5,6 +5,7 @@ from vantage.eval.alignment import alignment_metrics, kendall_tau_b, kendall_tau
 from vantage.eval.classify import (
     ClassifyEval,
     evaluate_classifier,
+    evaluate_imagefolder,
     evaluate_pseudo_depth,
     perspective_perturb,
     predict,
@@ -60,6 +61,7 @@ __all__ = [
     "coil20_retrieval",
     "eval_image_size",
     "evaluate_classifier",
+    "evaluate_imagefolder",
     "evaluate_pose_ssl",
     "evaluate_pseudo_depth",
     "extract_features",

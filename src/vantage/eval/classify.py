@@ -26,6 +26,7 @@ from vantage.eval.metrics import per_view_accuracy
 __all__ = [
     "ClassifyEval",
     "evaluate_classifier",
+    "evaluate_imagefolder",
     "evaluate_pseudo_depth",
     "perspective_perturb",
     "predict",
@@ -113,6 +114,39 @@ def evaluate_classifier(
         view_dirs=dirs.numpy(),
         n={"seen_views": len(seen), "unseen_poses": len(unseen), "perturbed": len(seen)},
     )
+
+
+@torch.no_grad()
+def evaluate_imagefolder(model: torch.nn.Module, root: str | Path, classes: list[str], image_size: int,
+                         batch_size: int = 128) -> dict[str, Any]:  # fmt: skip
+    """Top-1 (%) of a classifier on each of ``root``'s ImageFolder splits (``val/``, ``test/``: ``<split>/<class>/
+    *.png``), images resized as in training; class folders are matched to the model's classes by name."""
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    root = Path(root)
+    splits = [s for s in ("val", "test") if (root / s).is_dir()]
+    if not splits:
+        raise DatasetError(f"{root} has no val/ or test/ ImageFolder to evaluate on")
+    to = v2.Compose([v2.ToImage(), v2.Resize((image_size, image_size), antialias=True),
+                     v2.ToDtype(torch.float32, scale=True)])  # fmt: skip
+    top1, n = {}, {}
+    for split in splits:
+        folders = sorted(p for p in (root / split).iterdir() if p.is_dir())
+        unknown = [p.name for p in folders if p.name not in classes]
+        if unknown:
+            raise DatasetError(f"{root / split}: class folder(s) {unknown[:3]} are not among the model's classes")
+        files = [(f, classes.index(d.name)) for d in folders for f in sorted(d.iterdir()) if f.is_file()]
+        if not files:
+            raise DatasetError(f"{root / split} holds no images")
+        correct = 0
+        for i in range(0, len(files), batch_size):
+            chunk = files[i : i + batch_size]
+            images = torch.stack([to(Image.open(f).convert("RGB")) for f, _ in chunk])
+            labels = torch.tensor([c for _, c in chunk])
+            correct += int((predict(model, images) == labels).sum())
+        top1[split], n[split] = round(100 * correct / len(files), 2), len(files)
+    return {"top1": top1, "n": n}
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:

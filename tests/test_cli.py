@@ -228,6 +228,7 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     page = (run / "report.html").read_text()
     assert "Contact sheet" in page and "data:image/png;base64" in page and "verified" in page
     assert page.index("Smoke-test scale") < page.index("Contact sheet") < page.index("<h3>Machine</h3>")
+    assert page.index("Findings") < page.index("Contact sheet") and "1 seed: not decided" in page
     assert "Pose-aware SSL" in page and "vicreg+traj0.1" in page
     trl = results["suites"]["trl3d"]
     assert set(trl["table"]) == {"baseline", "+3DTRL improved"}

@@ -168,3 +168,17 @@ def test_renderer_factory_and_default_fingerprint():
         BuildConfig(renderer="mitsuba")
     # the default renderer is implied: a config that names it has the fingerprint builds had before the field
     assert build_fingerprint(BuildConfig()) == build_fingerprint(BuildConfig(renderer="pybullet"))
+
+
+def test_findings_verdicts():
+    from vantage.bench.findings import Claim, claim_row, verdict
+
+    assert verdict({"mean": 2.0, "std": 0.5, "n": 3}, True) == "yes (3 seeds)"
+    assert verdict({"mean": -2.0, "std": 0.5, "n": 3}, True).startswith("no")
+    assert verdict({"mean": 0.2, "std": 0.5, "n": 3}, True).startswith("unclear")
+    assert verdict({"mean": -0.1, "std": 0.0, "n": 3}, False) == "yes (3 seeds)"
+    assert "1 seed" in verdict({"mean": 1.0, "std": 0.0, "n": 1}, True) and verdict(None, True) == "not run"
+    claim = Claim("a claim", ("m", "top1"), "+3")
+    assert claim_row(claim, {"m": {"top1": {"mean": 1.234, "std": 0.5, "n": 2}}}) == ["a claim", "+1.2 ± 0.5", "+3",
+                                                                                     "yes (2 seeds)"]  # fmt: skip
+    assert claim_row(claim, {})[1:] == ["-", "+3", "not run"]

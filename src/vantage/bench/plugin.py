@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vantage.bench.context import BenchContext
+from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant, run_grid
 from vantage.config import ConfigError, from_dict, to_dict
 from vantage.report import Section
 
 __all__ = [
     "METHODS",
+    "Claim",
     "Evaluation",
     "MethodPlugin",
     "Settings",
@@ -54,6 +56,7 @@ class MethodPlugin:
     section: ClassVar[str | None] = None  # preset key holding the method's settings
     parts: ClassVar[dict[str, type]] = {}  # sub-section -> config dataclass
     result_dir: ClassVar[str | None] = None  # run folders under <out>/<result_dir> (default: name)
+    claims: ClassVar[tuple[Claim, ...]] = ()  # the paper claims its deltas test (the report's findings table)
 
     # --- settings ---------------------------------------------------------------------------------------
 
@@ -131,6 +134,13 @@ class MethodPlugin:
     def present(self, result: dict[str, Any], run_dir: Path) -> Section:
         """The report section of a result (HTML and Markdown are rendered from it)."""
         raise NotImplementedError
+
+    def findings(self, result: dict[str, Any]) -> list[list[str]]:
+        """[claim, ours, paper, reproduced?] rows for the report's findings table (default: ``claims`` against the
+        result's deltas)."""
+        from vantage.bench.findings import claim_row
+
+        return [claim_row(c, result.get("deltas", {})) for c in self.claims]
 
 
 METHODS: dict[str, MethodPlugin] = {}

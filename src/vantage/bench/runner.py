@@ -18,7 +18,7 @@ from vantage.bench.context import BenchContext, default_coil20
 from vantage.bench.plugin import METHODS, Settings
 from vantage.config import ConfigError, load_preset, set_override
 from vantage.io import atomic_write_json
-from vantage.report import Section, Text, markdown_report, write_report
+from vantage.report import Section, Table, Text, markdown_report, write_report
 
 __all__ = [
     "check_bench_config",
@@ -79,9 +79,28 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def findings_section(results: dict[str, Any]) -> Section | None:
+    """The opening table: every claim of every suite that ran, our effect beside the paper's, and the verdict."""
+    rows = []
+    for name, res in results.get("suites", {}).items():
+        plugin = METHODS.get(name)
+        if plugin is None or res.get("error"):
+            continue
+        rows += [[plugin.name, *row] for row in plugin.findings(res)]
+    if not rows:
+        return None
+    note = (
+        "Each claim is a same-seed difference (the variant minus its baseline), mean ± std over the seeds run. "
+        "Verdict: yes / no when the effect has the claimed / the opposite sign and exceeds its seed std."
+    )
+    return Section("Findings", [Text(note), Table(["suite", "claim", "ours", "paper", "reproduced?"], rows)])
+
+
 def report_sections(results: dict[str, Any], run_dir: Path) -> list[Section]:
-    """One report section per suite result, from its plug-in (a failed or unknown suite gets a plain one)."""
-    sections = []
+    """The findings table, then one report section per suite result, from its plug-in (a failed or unknown
+    suite gets a plain one)."""
+    found = findings_section(results)
+    sections = [found] if found is not None else []
     for name, res in results.get("suites", {}).items():
         plugin = METHODS.get(name)
         if res.get("error"):

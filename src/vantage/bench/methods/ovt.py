@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vantage.bench.context import BenchContext
+from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
 from vantage.bench.plugin import MethodPlugin, Settings, register_method
 from vantage.config import config_hash, from_dict, to_dict
@@ -57,6 +58,12 @@ class OVTMethod(MethodPlugin):
         "eval": ZeroShotConfig,
         "bench": OVTBenchConfig,
     }
+    claims = (
+        Claim("OVT faithful: zero-shot top-1 under viewpoint shift", ("faithful", "groups", "viewpoint"),
+              "+9.6 (B/32, viewpoint-OOD average)"),
+        Claim("OVT faithful: zero-shot top-1 under 2D shift", ("faithful", "groups", "2d_shift"),
+              "-2.6 (B/32, 2D-OOD average)", increase=False),
+    )  # fmt: skip
 
     def variants(self, s: Settings) -> list[Variant]:
         return [Variant("base", "base"), *(Variant(v, v, {"variant": v}, baseline="base") for v in s["bench"].variants)]

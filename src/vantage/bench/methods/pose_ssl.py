@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vantage.bench.context import BenchContext
+from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
 from vantage.bench.plugin import MethodPlugin, Settings, register_method
 from vantage.config import config_hash, from_dict, to_dict
@@ -58,6 +59,12 @@ class PoseSSLMethod(MethodPlugin):
     title = "Pose-aware SSL: semantics and pose"
     section = "ssl"
     parts: ClassVar[dict[str, type]] = {"train": SSLTrainConfig, "eval": PoseEvalConfig, "bench": PoseSSLBenchConfig}
+    claims = (
+        Claim("VICReg + trajectory loss: relative pose, in-domain (conv3)",
+              ("traj_minus_plain", "vicreg+traj0.1", "conv3", "rel in-domain"), "+4"),
+        Claim("VICReg + trajectory loss: absolute pose at unseen poses (conv3)",
+              ("traj_minus_plain", "vicreg+traj0.1", "conv3", "abs unseen-pose acc@30"), "+3"),
+    )  # fmt: skip
 
     def variants(self, s: Settings) -> list[Variant]:
         cfg: PoseSSLBenchConfig = s["bench"]

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vantage.bench.context import BenchContext
+from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
 from vantage.bench.plugin import MethodPlugin, Settings, register_method
 from vantage.config import from_dict, to_dict
@@ -71,6 +72,12 @@ class VideoAlignMethod(MethodPlugin):
     title = "Multi-view video alignment (first- and third-person)"
     section = "align"
     parts: ClassVar[dict[str, type]] = {"train": AlignTrainConfig, "eval": AlignEvalConfig, "bench": AlignBenchConfig}
+    claims = (
+        Claim("+3DTRL improved: first-/third-person alignment error, seen cameras",
+              ("+3DTRL improved", "groups", "fpv_tpv/seen", "align_err"), "-0.101 (Pick)", False, 3),
+        Claim("+3DTRL improved: first-/third-person alignment error, unseen cameras",
+              ("+3DTRL improved", "groups", "fpv_tpv/unseen", "align_err"), "-0.114 (Pick)", False, 3),
+    )  # fmt: skip
 
     def dataset(self, ctx: BenchContext, s: Settings) -> Path:
         """Build or reuse the preset's video data (its ``video`` section)."""
@@ -118,6 +125,14 @@ class VideoAlignMethod(MethodPlugin):
             return Evaluation(table)
         nn = np.asarray(example.pop("nn"))
         return Evaluation(table, {"retrieval_nn": nn}, {"retrieval": example})
+
+    def findings(self, result: dict[str, Any]) -> list[list[str]]:
+        """The claims at the largest training fraction (rows are named with their fraction when there are several)."""
+        from vantage.bench.findings import claim_row
+
+        deltas = result.get("deltas", {})
+        full = {n.removesuffix(" (100%)"): d for n, d in deltas.items() if n.endswith(" (100%)")}
+        return [claim_row(c, full or deltas) for c in self.claims]
 
     def delta_view(self, table: dict[str, Any]) -> dict[str, Any]:
         return {"groups": table.get("groups", {})}

@@ -1,0 +1,47 @@
+"""The report's opening table: each paper claim a suite tests, our measured effect (mean ± std over seeds of the
+same-seed difference), the paper's, and whether it reproduced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Claim", "claim_row", "verdict"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim as a difference in a suite's ``deltas``: ``path`` (keys into it), the paper's number and
+    whether the claimed effect is an increase (``increase``) or a decrease of the metric."""
+
+    text: str
+    path: tuple[str, ...]
+    paper: str
+    increase: bool = True
+    digits: int = 1
+
+
+def verdict(leaf: Any, increase: bool) -> str:
+    """ "yes" / "no" when the mean difference has the claimed / the opposite sign and exceeds its seed std,
+    "unclear" when it does not; with one seed only the direction is reported."""
+    if not isinstance(leaf, dict) or "mean" not in leaf:
+        return "not run"
+    mean, std, n = float(leaf["mean"]), float(leaf.get("std", 0.0)), int(leaf.get("n", 1))
+    right = mean > 0 if increase else mean < 0
+    if n < 2:
+        return f"{'same' if right else 'opposite'} direction (1 seed: not decided)"
+    if abs(mean) <= std:
+        return f"unclear (|effect| within the seed std, {n} seeds)"
+    return f"yes ({n} seeds)" if right else f"no: the opposite ({n} seeds)"
+
+
+def claim_row(claim: Claim, deltas: dict[str, Any]) -> list[str]:
+    """[claim, ours, paper, reproduced?] for a suite's deltas."""
+    leaf: Any = deltas
+    for key in claim.path:
+        leaf = leaf.get(key) if isinstance(leaf, dict) else None
+    if isinstance(leaf, dict) and "mean" in leaf:
+        ours = f"{leaf['mean']:+.{claim.digits}f} ± {leaf.get('std', 0.0):.{claim.digits}f}"
+    else:
+        ours = "-"
+    return [claim.text, ours, claim.paper, verdict(leaf, claim.increase)]

@@ -213,7 +213,7 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     run = tmp_path / "run"
     home = {"VANTAGE_HOME": str(tmp_path / "home")}  # the video suite builds its data in the cache
     args = ["--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(turntable), "-q"]
-    res = run_cli("bench", *args, env=home)
+    res = run_cli("bench", *args, "--real", f"twin={turntable}", env=home)
     assert res.returncode == 0, res.stderr
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "ok"
@@ -239,6 +239,8 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     ovt = results["suites"]["ovt"]
     assert ovt["order"] == ["base", "faithful", "improved"]
     assert set(ovt["table"]["base"]["groups"]) == {"clean", "2d_shift", "viewpoint", "real"}
+    assert {"coil20_retrieval", "twin_retrieval"} <= set(ovt["table"]["base"]["sets"])  # --real sets beside COIL-20
+    assert "twin" in pose["table"]["vicreg"]["pooled"] and "coil20" in pose["table"]["vicreg"]["pooled"]
     assert set(ovt["deltas"]) == {"faithful", "improved"} and (run / ovt["plots"]["sphere"]).is_file()
     assert "Omniview-Tuning" in page and (run / "ovt" / "faithful-seed0" / "model" / "vantage_ovt.pt").is_file()
     video = results["suites"]["video_align"]
@@ -273,6 +275,8 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
         "-q",
         "--coil20",
         str(turntable),
+        "--real",
+        f"twin={turntable}",
         env=home,
     )
     assert res.returncode == 0, res.stderr

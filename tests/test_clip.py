@@ -273,10 +273,13 @@ def test_train_clip_then_ovt_resumes_exactly_and_evaluates(small_dataset, tmp_pa
     assert result["sets"]["worst_view"]["top1"] <= min(
         result["sets"]["clean"]["top1"], result["sets"]["sphere"]["top1"]
     )
-    res = run_cli("eval", "zeroshot", "--model", str(split), "--data", str(small_dataset), "--no-coil20",
-                  "--set", "templates=simple", "--out", str(tmp_path / "zs.json"))  # fmt: skip
+    res = run_cli("eval", "zeroshot", "--model", str(split), "--data", str(small_dataset), "--no-coil20", "--set",
+                  "templates=simple", "--out", str(tmp_path / "zs.json"), "--real", f"turn={turntable}")  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert json.loads((tmp_path / "zs.json").read_text())["sets"]["clean"] == result["sets"]["clean"]
+    saved = json.loads((tmp_path / "zs.json").read_text())
+    assert saved["sets"]["clean"] == result["sets"]["clean"]
+    assert saved["sets"]["turn_retrieval"] == result["sets"]["coil20_retrieval"]  # the same folder under its name
+    assert "real" in saved["groups"] and "coil20_retrieval" not in saved["sets"]
 
 
 def test_cli_captions_and_clip_bad_input(small_dataset, tmp_path):

@@ -652,10 +652,12 @@ def eval_zeroshot_cmd(
         Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
     ] = None,
     no_coil20: Annotated[bool, typer.Option("--no-coil20", help="Skip the COIL-20 retrieval set.")] = False,
+    real: RealOpt = None,
     out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override an ovt.eval field: key=value.")] = None,
 ) -> None:
-    """Zero-shot top-1/top-5 on held-out objects: clean, 2D-shifted, unseen poses, worst view; COIL-20 retrieval."""
+    """Zero-shot top-1/top-5 on held-out objects: clean, 2D-shifted, unseen poses, worst view; cross-azimuth
+    retrieval on COIL-20 and every --real set."""
     from vantage.bench import default_coil20, method_settings
     from vantage.config import from_dict, set_override, to_dict
     from vantage.data import resolve_data_root
@@ -671,13 +673,17 @@ def eval_zeroshot_cmd(
         clip, model_cfg = load_clip(model, pretrained, image_size)
         coil = None if no_coil20 else (coil20 or default_coil20())
         eval_data = load_zeroshot_data(
-            resolve_data_root(data, preset, need_card=False), model_cfg["vision_cfg"]["image_size"], cfg, coil
+            resolve_data_root(data, preset, need_card=False),
+            model_cfg["vision_cfg"]["image_size"],
+            cfg,
+            coil,
+            real=_parse_real(real),
         )
         result = zeroshot_benchmark(clip, get_clip_tokenizer(model), eval_data, cfg)
     except (*_known_errors(), ValueError, RuntimeError) as e:
         raise _fail(str(e)) from None
     summary = {"sets": result["sets"], "groups": result["groups"]}
-    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(json.dumps(_rounded(summary, 2), indent=2))
     if out is not None:
         atomic_write_json(out, {"model": model, "pretrained": pretrained, "config": to_dict(cfg), **result})
         typer.echo(f"wrote {out}")
@@ -909,6 +915,7 @@ def bench(
         Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
+    real: RealOpt = None,
     overwrite: OverwriteRunOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -916,10 +923,9 @@ def bench(
     from vantage.bench import run_bench
 
     try:
-        run_dir, results = run_bench(
-            preset, out, overrides or [], data, coil20, workers, progress=not quiet, suites=suites, overwrite=overwrite
-        )
-    except _known_errors() as e:
+        run_dir, results = run_bench(preset, out, overrides or [], data, coil20, workers, progress=not quiet,
+                                     suites=suites, overwrite=overwrite, real=_parse_real(real))  # fmt: skip
+    except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     for name, res in results["suites"].items():
         state = "failed: " + res["error"] if res.get("error") else ("ok" if res.get("ok", True) else "problems")

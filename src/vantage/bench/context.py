@@ -23,6 +23,7 @@ class BenchContext:
     overrides: Sequence[str] = ()
     data_root: Path | None = None
     coil20: Path | None = None
+    real: dict[str, Path] = field(default_factory=dict)  # further real sets (`--real name=folder`)
     workers: int | None = None
     progress: bool = True
     overwrite: bool = False  # retrain runs whose config changed instead of refusing them
@@ -38,6 +39,11 @@ class BenchContext:
     def real_data(self) -> Path | None:
         """The COIL-20 folder when it exists, else None."""
         return self.coil20 if self.coil20 is not None and Path(self.coil20).is_dir() else None
+
+    def real_key(self) -> dict[str, str]:
+        """What the real sets add to an evaluation's cache key (nothing when only COIL-20 is used)."""
+        key = {"coil20": str(self.real_data())}
+        return key | ({"real": {k: str(v) for k, v in self.real.items()}} if self.real else {})
 
 
 def default_coil20() -> Path | None:

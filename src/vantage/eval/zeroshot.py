@@ -74,7 +74,7 @@ class ZeroShotData:
     clean_mask: torch.Tensor
     sphere: ImageBank
     candidates: ImageBank
-    coil20: ImageBank | None
+    real: dict[str, ImageBank]  # name -> real set (``coil20`` first when given); scored as "<name>_retrieval"
 
 
 def _templates(kind: str) -> Sequence[Any]:
@@ -112,10 +112,12 @@ def _masks(root: Path, records: Sequence[Any], size: int) -> torch.Tensor:
 
 
 def load_zeroshot_data(root: str | Path, size: int, cfg: ZeroShotConfig, coil20: str | Path | None = None,
-                       workers: int = 4) -> ZeroShotData:  # fmt: skip
-    """Decode the benchmark's images from a built dataset (and COIL-20 if given) at ``size`` pixels."""
-    from vantage.data import load_card, load_records, load_turntable_records
+                       workers: int = 4, real: dict[str, str | Path] | None = None) -> ZeroShotData:  # fmt: skip
+    """Decode the benchmark's images from a built dataset (and each real set: ``coil20`` and ``real``, name ->
+    folder, imported or turntable) at ``size`` pixels."""
+    from vantage.data import load_card, load_real_records, load_records
     from vantage.data.read import filter_records
+    from vantage.eval.pose_ssl import real_sets
 
     root = Path(root)
     classes = list(load_card(root).get("categories", {}).get("in", []))
@@ -128,12 +130,12 @@ def load_zeroshot_data(root: str | Path, size: int, cfg: ZeroShotConfig, coil20:
         if not chosen:
             raise ValueError(f"{root}: no {cfg.split} in-domain rows for the {name} set")
         banks[name] = load_image_bank(root, chosen, size, classes, workers)
-    coil = None
-    if coil20 is not None:
-        coil_rows = load_turntable_records(coil20)
-        coil = load_image_bank(coil20, coil_rows, size, sorted({r.category for r in coil_rows}), workers)
+    reals = {}
+    for name, folder in real_sets(coil20, real).items():
+        rows = load_real_records(folder)
+        reals[name] = load_image_bank(folder, rows, size, sorted({r.category for r in rows}), workers)
     return ZeroShotData(classes, banks["clean"], _masks(root, clean_rows, size), banks["sphere"],
-                        banks["candidates"], coil)  # fmt: skip
+                        banks["candidates"], reals)  # fmt: skip
 
 
 def shift_2d(images: torch.Tensor, kind: str, mask: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
@@ -238,15 +240,16 @@ def zeroshot_benchmark(
     worst_top5 = torch.zeros(n_obj, dtype=torch.long).scatter_reduce(0, objs, rank, "amax") < 5
     sets["worst_view"] = {"top1": 100 * float((worst_margin > 0).float().mean()),
                           "top5": 100 * float(worst_top5.float().mean())}  # fmt: skip
-    if data.coil20 is not None:
-        say("coil20")
-        emb = _embed(model, data.coil20.images, cfg.batch_size)
-        ret = coil20_retrieval(emb, data.coil20.object, data.coil20.azimuth, cfg.coil20_bins)
-        sets["coil20_retrieval"] = {"top1": 100 * ret["top1"],
-                                    **{f"top1@{k}": 100 * v for k, v in ret["per_bin"].items()}}  # fmt: skip
+    for name, bank in data.real.items():
+        say(name)
+        emb = _embed(model, bank.images, cfg.batch_size)
+        ret = coil20_retrieval(emb, bank.object, bank.azimuth, cfg.coil20_bins)
+        sets[f"{name}_retrieval"] = {"top1": 100 * ret["top1"],
+                                     **{f"top1@{k}": 100 * v for k, v in ret["per_bin"].items()}}  # fmt: skip
+    members = {**ZEROSHOT_GROUPS, "real": tuple(f"{n}_retrieval" for n in data.real)}
     groups = {
         g: float(np.mean([sets[s]["top1"] for s in names if s in sets]))
-        for g, names in ZEROSHOT_GROUPS.items()
+        for g, names in members.items()
         if any(s in sets for s in names)
     }
     per_view = per_view_accuracy(sphere_hit, data.sphere.view_id).tolist()

@@ -82,7 +82,7 @@ class OVTMethod(MethodPlugin):
         return Trained(model_dir, _model_ident(model_dir), cfg)
 
     def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:
-        return {"eval": to_dict(s["eval"]), "coil20": str(ctx.real_data())}
+        return {"eval": to_dict(s["eval"]), **ctx.real_key()}
 
     def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,
                  root: Path) -> Evaluation:  # fmt: skip
@@ -91,9 +91,9 @@ class OVTMethod(MethodPlugin):
 
         model_dir = Path(trained.path)
         size = json.loads((model_dir / "open_clip_config.json").read_text())["model_cfg"]["vision_cfg"]["image_size"]
-        memo_key = ("zeroshot_data", str(root), size, str(ctx.real_data()))
+        memo_key = ("zeroshot_data", str(root), size, str(ctx.real_key()))
         if memo_key not in ctx.memo:
-            ctx.memo[memo_key] = load_zeroshot_data(root, size, s["eval"], ctx.real_data())
+            ctx.memo[memo_key] = load_zeroshot_data(root, size, s["eval"], ctx.real_data(), real=ctx.real)
         model, _ = load_clip(str(model_dir))
         result = zeroshot_benchmark(model, get_clip_tokenizer(str(model_dir)), ctx.memo[memo_key], s["eval"])
         arrays = {"per_view": np.asarray(result["per_view"]), "view_dirs": np.asarray(result["view_dirs"])}

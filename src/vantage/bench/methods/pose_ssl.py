@@ -99,7 +99,7 @@ class PoseSSLMethod(MethodPlugin):
         return dataclasses.replace(s["eval"], seed=seed, image_size=size)
 
     def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:
-        return {"eval": to_dict(self._eval_config(s, seed, trained)), "coil20": str(ctx.real_data())}
+        return {"eval": to_dict(self._eval_config(s, seed, trained)), **ctx.real_key()}
 
     def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,
                  root: Path) -> Evaluation:  # fmt: skip
@@ -116,9 +116,9 @@ class PoseSSLMethod(MethodPlugin):
             torch.manual_seed(seed)
             extractor = FeatureExtractor(build_backbone(trained.config)).eval()
         coil20 = ctx.real_data()
-        memo_key = ("pose_eval_data", str(root), ecfg.image_size, str(coil20))
+        memo_key = ("pose_eval_data", str(root), ecfg.image_size, str(ctx.real_key()))
         if memo_key not in ctx.memo:
-            ctx.memo[memo_key] = load_pose_eval_data(root, ecfg, coil20)
+            ctx.memo[memo_key] = load_pose_eval_data(root, ecfg, coil20, real=ctx.real)
         result = evaluate_pose_ssl(extractor, ctx.memo[memo_key], ecfg, progress=ctx.progress)
         return Evaluation(result.table, result.arrays, {"phase_seconds": result.seconds})
 

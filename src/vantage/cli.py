@@ -810,6 +810,51 @@ def eval_align_cmd(
         typer.echo(f"wrote {figure}")
 
 
+@eval_app.command("encoder")
+def eval_encoder_cmd(
+    encoders: Annotated[
+        list[str],
+        typer.Option(
+            "--encoder",
+            help="Repeatable: timm:NAME[:pretrained|:FILE], clip:NAME_OR_FOLDER[@TAG], "
+            "hf:ID_OR_FOLDER or ckpt:FILE (a `vantage train ssl` checkpoint).",
+        ),
+    ],
+    data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
+    preset: PresetOpt = "default",
+    taps: Annotated[str | None, typer.Option(help="Taps of timm models / checkpoints, e.g. pooled,conv3.")] = None,
+    coil20: Annotated[
+        Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
+    ] = None,
+    no_coil20: Annotated[bool, typer.Option("--no-coil20", help="Skip COIL-20.")] = False,
+    real: RealOpt = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder of report cards (one sub-folder per encoder) and the leaderboard.")
+    ] = Path("runs/encoders"),
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override an eval config field (ssl.eval): key=value.")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """One report card per encoder (semantics, absolute / relative pose per tap, per-viewpoint accuracy and its
+    worst view, zero-shot for CLIPs, every real set) and a leaderboard of all cards in --out."""
+    from vantage.bench import default_coil20, report_cards
+    from vantage.data import resolve_data_root
+
+    try:
+        root = resolve_data_root(data, preset)
+        coil = None if no_coil20 else (coil20 or default_coil20())
+        tap_list = [t.strip() for t in taps.split(",") if t.strip()] if taps else None
+        board = report_cards(list(encoders), root, out, preset, tap_list, coil, _parse_real(real), overrides or [],
+                             progress=not quiet)  # fmt: skip
+    except (*_known_errors(), ValueError, RuntimeError) as e:
+        raise _fail(str(e)) from None
+    for row in board["rows"]:
+        cells = ", ".join(f"{k} {v:.1f}" for k, v in row.items() if isinstance(v, int | float))
+        typer.echo(f"{row['encoder']}: {cells}")
+    typer.echo(f"cards: {out}/<encoder>/card.html\nleaderboard: {out / 'leaderboard.html'}")
+
+
 @train_app.command("action")
 def train_action_cmd(
     arch: Annotated[str, typer.Option(help="timesformer | frame (per-frame timm ViT + pooling)")] = "timesformer",

@@ -192,8 +192,12 @@ def _evaluate_tap(
 
     # semantics
     lin = linear_probe(probe["train"], tr.category, probe["test50"], te.category, n_in, cfg.linear_steps, seed=cfg.seed)
-    knn_acc = (knn_top1(feats["test50"], feats["train"], tr.category, n_in, **knn) == te.category).float().mean()
-    out["semantics"] = {"linear_top1": round(100 * lin, 2), "knn_top1": round(100 * knn_acc.item(), 2)}
+    knn_hit = (knn_top1(feats["test50"], feats["train"], tr.category, n_in, **knn) == te.category).float()
+    sem_view = per_view_accuracy(knn_hit, te.view_id, data.view_dirs.shape[0])
+    seen = torch.zeros(data.view_dirs.shape[0], dtype=torch.bool).index_fill_(0, te.view_id, True)
+    out["semantics"] = {"linear_top1": round(100 * lin, 2), "knn_top1": round(100 * knn_hit.mean().item(), 2),
+                        "knn_worst_view_top1": round(100 * sem_view[seen].min().item(), 2)}  # fmt: skip
+    arrays[f"{tap}/semantics/per_view_knn_top1"] = sem_view.numpy()
 
     # absolute pose
     def abs_pose(bank_f: torch.Tensor, bank: ImageBank, query_f: torch.Tensor, query: ImageBank) -> PoseScores:

@@ -22,6 +22,7 @@ from vantage.models.clip import (
     merge_lora,
     save_clip,
 )
+from vantage.models.encoders import PooledEncoder, clip_image_encoder, hf_image_encoder
 from vantage.models.hub import PretrainedUnavailable, hub_reachable, pretrained_call
 from vantage.models.trl3d import RZ_CONVENTIONS, TRL3D, TRL_MODES, TRLDiagnostics, trl3d_param_formula
 from vantage.models.trl3d_timm import (
@@ -50,6 +51,7 @@ __all__ = [
     "FeatureExtractor",
     "FrameTransformer",
     "OVTModel",
+    "PooledEncoder",
     "PretrainedUnavailable",
     "TRLDiagnostics",
     "TRLInsertion",
@@ -57,6 +59,7 @@ __all__ = [
     "VIFormerConfig",
     "add_3dtrl",
     "add_visual_lora",
+    "clip_image_encoder",
     "compress_tap",
     "count_trainable",
     "create_backbone",
@@ -67,6 +70,7 @@ __all__ = [
     "create_timm_model",
     "find_3dtrl",
     "get_clip_tokenizer",
+    "hf_image_encoder",
     "hub_reachable",
     "load_backbone_weights",
     "load_clip",

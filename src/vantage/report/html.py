@@ -12,7 +12,7 @@ from typing import Any
 from vantage.io import atomic_write_text
 from vantage.report.blocks import Block, Figure, KeyValues, Section, Table, Text
 
-__all__ = ["render_html", "write_report"]
+__all__ = ["render_html", "render_page", "write_report"]
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -76,6 +76,16 @@ def render_html(run_dir: Path, results: dict[str, Any], sections: Sequence[Secti
     body += ["<h3>Machine</h3>", _pairs(results.get("machine", {}))]
     body.append(f"<details><summary>results.json</summary><pre>{_esc(json.dumps(results, indent=2))}</pre></details>")
     head = f"<meta charset='utf-8'><title>vantage report</title><style>{_CSS}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
+
+
+def render_page(folder: Path, title: str, sections: Sequence[Section]) -> str:
+    """A self-contained page of ``sections`` (figures are read from ``folder``), e.g. an encoder's report card."""
+    body = [f"<h1>{_esc(title)}</h1>"]
+    for s in sections:
+        body.append(f"<h2>{_esc(s.title)}</h2>")
+        body += [_block(folder, b) for b in s.blocks]
+    head = f"<meta charset='utf-8'><title>{_esc(title)}</title><style>{_CSS}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
 
 

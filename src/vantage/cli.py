@@ -715,6 +715,18 @@ def _rounded(obj: Any, digits: int = 4) -> Any:
     return obj
 
 
+def _train_fields(preset: str, section: str, given: dict[str, Any], epochs: int | None,
+                  overrides: list[str] | None) -> dict[str, Any]:  # fmt: skip
+    """A train config's fields: the preset's ``<section>.train``, then the command's options, then ``--set``."""
+    from vantage.config import load_preset, set_override
+
+    fields = dict((load_preset(preset).get(section, {}) or {}).get("train", {}) or {})
+    fields.update(given | ({"epochs": epochs} if epochs is not None else {}))
+    for o in overrides or []:
+        set_override(fields, o)
+    return fields
+
+
 def _video_root(data: Path | None, preset: str, section: str = "video") -> Path:
     from vantage.data import DatasetError
     from vantage.data.video import load_video_config, video_dataset_dir
@@ -749,18 +761,12 @@ def train_align_cmd(
 ) -> None:
     """Multi-view time-contrastive training of a per-frame encoder (+3DTRL) on the first-person and seen
     third-person cameras of a video dataset (settings: the preset's align.train, then these options)."""
-    from vantage.config import from_dict, load_preset, set_override
+    from vantage.config import from_dict
     from vantage.train.align import AlignTrainConfig, train_align
 
     try:
-        fields = dict((load_preset(preset).get("align", {}) or {}).get("train", {}) or {})
-        fields.update({"trl3d": trl3d, "objective": objective, "seed": seed, "devices": devices,
-                       "accelerator": accelerator})  # fmt: skip
-        if epochs is not None:
-            fields["epochs"] = epochs
-        for o in overrides or []:
-            set_override(fields, o)
-        cfg = from_dict(AlignTrainConfig, fields, "train align")
+        given = {"trl3d": trl3d, "objective": objective, "seed": seed, "devices": devices, "accelerator": accelerator}
+        cfg = from_dict(AlignTrainConfig, _train_fields(preset, "align", given, epochs, overrides), "train align")
         root = _video_root(data, preset)
         run = out or Path("runs") / "align" / f"{cfg.trl3d}-{cfg.objective}-seed{cfg.seed}"
         ckpt = train_align(cfg, root, run, progress=not quiet, stop_after=stop_after, overwrite=overwrite)
@@ -881,19 +887,15 @@ def train_action_cmd(
 ) -> None:
     """Action recognition: a video classifier (+3DTRL) trained on the training side of a cross-view or
     cross-subject protocol (settings: the preset's action.train, then these options)."""
-    from vantage.config import from_dict, load_preset, set_override
+    from vantage.config import from_dict
     from vantage.train.action import ActionTrainConfig, train_action
 
     try:
-        fields = dict((load_preset(preset).get("action", {}) or {}).get("train", {}) or {})
-        fields.update({"arch": arch, "trl3d": trl3d, "protocol": protocol, "seed": seed, "devices": devices,
-                       "accelerator": accelerator})  # fmt: skip
+        given = {"arch": arch, "trl3d": trl3d, "protocol": protocol, "seed": seed, "devices": devices,
+                 "accelerator": accelerator}  # fmt: skip
         if pretrained is not None:
-            fields["pretrained"] = pretrained
-        if epochs is not None:
-            fields["epochs"] = epochs
-        for o in overrides or []:
-            set_override(fields, o)
+            given["pretrained"] = pretrained
+        fields = _train_fields(preset, "action", given, epochs, overrides)
         cfg = from_dict(ActionTrainConfig, fields, "train action")
         root = _video_root(data, preset, "action.data")
         run = out or Path("runs") / "action" / f"{cfg.arch}-{cfg.trl3d}-{cfg.protocol}-seed{cfg.seed}"

@@ -113,7 +113,7 @@ def test_full_evaluation_on_rendered_and_real_data(small_dataset, turntable):
         taps=["pooled", "conv3"], image_size=16, linear_steps=30, pair_steps=30, pair_hidden=32, pairs_per_object=8
     )
     data = load_pose_eval_data(small_dataset, cfg, turntable)
-    assert set(data.banks) == {"train", "test50", "test100", "ood50", "coil20"} and data.view_dirs.shape == (50, 3)
+    assert set(data.banks) == {"train", "test50", "test100", "ood50", "real:coil20"} and data.view_dirs.shape == (50, 3)
     torch.manual_seed(0)
     extractor = FeatureExtractor(create_backbone("resnet18", stem="cifar_pool", channels=(8, 16, 16, 32)))
     result = evaluate_pose_ssl(extractor, data, cfg)

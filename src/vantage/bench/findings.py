@@ -31,7 +31,7 @@ def verdict(leaf: Any, increase: bool) -> str:
     if n < 2:
         return f"{'same' if right else 'opposite'} direction (1 seed: not decided)"
     if abs(mean) <= std:
-        return f"unclear (|effect| within the seed std, {n} seeds)"
+        return f"unclear (the effect is within the seed std, {n} seeds)"
     return f"yes ({n} seeds)" if right else f"no: the opposite ({n} seeds)"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
 import numpy as np
@@ -96,14 +97,35 @@ def capture(
     return RenderOutput(rgb=np.ascontiguousarray(rgb), depth=depth.astype(np.float32), mask=mask)
 
 
+def _import_pybullet() -> Any:
+    """pybullet, imported with its C-level "pybullet build time" banner (written to fd 2 at import) kept out of
+    the user's output."""
+    import ctypes
+    import sys
+
+    if "pybullet" in sys.modules:
+        return sys.modules["pybullet"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import pybullet
+
+            ctypes.CDLL(None).fflush(None)  # anything still in C's stdio buffers goes to /dev/null too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return pybullet
+
+
 class PyBulletClient:
     """Owns one pybullet DIRECT client (no GL, no display) and its cached projection matrices; closes it on
     ``close``, on leaving a ``with`` block, or when collected. ``supersample`` > 1 renders at that multiple of
     the requested size and box-filters down (anti-aliasing at ``supersample**2`` the time)."""
 
     def __init__(self, supersample: int = 1) -> None:
-        import pybullet
-
+        pybullet = _import_pybullet()
         if supersample < 1:
             raise ValueError(f"supersample must be >= 1, got {supersample}")
         self._p = pybullet

@@ -335,7 +335,9 @@ def quiet_lightning() -> None:
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*(LeafSpec|litlogger|does not have many workers).*")
+    warnings.filterwarnings(
+        "ignore", message=r".*(LeafSpec|litlogger|does not have many workers|exists and is not empty).*"
+    )
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"lightning\..*")
 
 

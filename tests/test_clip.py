@@ -295,3 +295,14 @@ def test_cli_captions_and_clip_bad_input(small_dataset, tmp_path):
     res = run_cli("train", "clip", "--model", "ViT-B-32", "--pretrained", str(tmp_path / "none.pt"), "--data",
                   str(small_dataset), "--out", str(tmp_path / "c"))  # fmt: skip
     assert res.returncode == 1 and "none.pt" in res.stderr and "neither a known tag" in res.stderr
+
+
+def test_a_clip_built_from_scratch_logs_no_warning(caplog):
+    import logging
+
+    from vantage.models import create_clip
+
+    with caplog.at_level(logging.WARNING):
+        create_clip("vantage-clip-micro")
+    assert not [r for r in caplog.records if "No pretrained weights" in r.getMessage()]
+    assert logging.getLogger().level == logging.WARNING  # the root level is restored

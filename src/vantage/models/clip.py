@@ -11,9 +11,12 @@ VIFormer cannot be expressed in open_clip's architecture; it is stored next to t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -110,8 +113,21 @@ def create_clip(
             model = pretrained_call(f"open_clip {name} ({pretrained})", hint,
                                     lambda: open_clip.create_model(name, pretrained=pretrained, **kwargs))  # fmt: skip
         else:
-            model = open_clip.create_model(name, pretrained=pretrained or None, **kwargs)
+            with _no_root_warnings():  # open_clip logs "No pretrained weights loaded" for a model built from scratch
+                model = open_clip.create_model(name, pretrained=pretrained or None, **kwargs)
     return model.eval(), cfg
+
+
+@contextlib.contextmanager
+def _no_root_warnings() -> Iterator[None]:
+    """Root-logger warnings off for the block (open_clip logs through the root logger)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def get_clip_tokenizer(name: str) -> Any:

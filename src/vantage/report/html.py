@@ -70,23 +70,28 @@ def render_html(run_dir: Path, results: dict[str, Any], sections: Sequence[Secti
                 "to end; the numbers are not results (chance-level rows are expected). docs/results.md has the "
                 "measured ones.")  # fmt: skip
         body.append(_block(run_dir, Text(note, "bad")))
-    for s in sections:
-        body.append(f"<h2>{_esc(s.title)}</h2>")
-        body += [_block(run_dir, b) for b in s.blocks]
+    body += _sections(run_dir, sections)
     body += ["<h3>Machine</h3>", _pairs(results.get("machine", {}))]
     body.append(f"<details><summary>results.json</summary><pre>{_esc(json.dumps(results, indent=2))}</pre></details>")
-    head = f"<meta charset='utf-8'><title>vantage report</title><style>{_CSS}</style>"
+    return _document("vantage report", body)
+
+
+def _sections(folder: Path, sections: Sequence[Section]) -> list[str]:
+    out = []
+    for s in sections:
+        out.append(f"<h2>{_esc(s.title)}</h2>")
+        out += [_block(folder, b) for b in s.blocks]
+    return out
+
+
+def _document(title: str, body: list[str]) -> str:
+    head = f"<meta charset='utf-8'><title>{_esc(title)}</title><style>{_CSS}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
 
 
 def render_page(folder: Path, title: str, sections: Sequence[Section]) -> str:
     """A self-contained page of ``sections`` (figures are read from ``folder``), e.g. an encoder's report card."""
-    body = [f"<h1>{_esc(title)}</h1>"]
-    for s in sections:
-        body.append(f"<h2>{_esc(s.title)}</h2>")
-        body += [_block(folder, b) for b in s.blocks]
-    head = f"<meta charset='utf-8'><title>{_esc(title)}</title><style>{_CSS}</style>"
-    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
+    return _document(title, [f"<h1>{_esc(title)}</h1>", *_sections(folder, sections)])
 
 
 def write_report(run_dir: str | Path, results: dict[str, Any], sections: Sequence[Section]) -> Path:

@@ -117,6 +117,9 @@ def test_build_into_a_file_and_bad_meshes(tmp_path):
         (["train", "classify", "--3dtrl", "bogus", "--out", "{out}"], "got 'bogus'"),
         (["bench", "--preset", "quick", "--set", "ssl.eval.pair_steps=abc", "--out", "{out}"], "ssl.eval.pair_steps"),
         (["bench", "--preset", "quick", "--set", "trl3d.bench.variants=[huge]", "--out", "{out}"], "huge"),
+        (["bench", "--preset", "quick", "--device", "tpu", "--out", "{out}"], "--device 'tpu' is not a device"),
+        (["eval", "classify", "--checkpoint", "{garbage}", "--device", "cuda"], "no CUDA device is available"),
+        (["eval", "zeroshot", "--model", "x", "--device", "cuda:1"], "no CUDA device is available"),
     ],
 )
 def test_eval_train_bench_bad_input(tmp_path, vantage_main, args, message):
@@ -214,15 +217,16 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     run = tmp_path / "run"
     home = {"VANTAGE_HOME": str(tmp_path / "home")}  # the video suite builds its data in the cache
     args = ["--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(turntable), "-q"]
-    res = run_cli("bench", *args, "--real", f"twin={turntable}", env=home)
+    res = run_cli("bench", *args, "--real", f"twin={turntable}", "--device", "cpu", env=home)
     assert res.returncode == 0, res.stderr
     results = json.loads((run / "results.json").read_text())
-    assert results["status"] == "ok"
+    assert results["status"] == "ok" and results["device"] == "cpu"
     data = results["suites"]["data"]
     assert data["verify"]["problems"] == 0 and data["build"]["rendered"] == 0  # reused the build
     assert data["coil20"]["images"] == 6 * 12 and data["coil20"]["objects"] == 6
     pose = results["suites"]["pose_ssl"]
     assert set(pose["table"]) == {"vicreg", "vicreg+traj0.1", "supervised", "random-init"}
+    assert pose["train_config"]["accelerator"] == "cpu"  # --device cpu also places training
     assert pose["table"]["vicreg"]["conv3"]["semantics"]["linear_top1"]["n"] == 1
     assert "vicreg+traj0.1" in pose["deltas"]["traj_minus_plain"]
     assert (run / pose["plots"]["sphere"]).is_file() and (run / pose["plots"]["errors"]).is_file()
@@ -253,7 +257,7 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     assert "TimeSformer +3DTRL improved [cross-view]" in action["deltas"] and len(action["classes"]) == 9
     assert "Cross-view action recognition" in page and (run / action["plots"]["distance"]).is_file()
     ckpt = str(run / "trl3d" / "improved-seed0" / "checkpoints" / "last.ckpt")
-    res = run_cli("eval", "classify", "--checkpoint", ckpt, "--data", str(quick_build))
+    res = run_cli("eval", "classify", "--checkpoint", ckpt, "--data", str(quick_build), "--device", "cpu")
     assert res.returncode == 0, res.stderr
     assert set(json.loads(res.stdout)["top1"]) == {"seen_views", "unseen_poses", "perturbed"}
     depth_args = ["eval", "depth", "--checkpoint", ckpt, "--data", str(quick_build), "--max-images", "20"]
@@ -294,18 +298,10 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
 def test_own_meshes_as_the_readme_shows(tmp_path):
     """ShapeNet-style synset folders with a taxonomy, the README's axis options and no category lists: the
     categories come from the folders; a failed build does not stop the corrected command (no --overwrite)."""
-    import trimesh
+    from vantage.data.samples import write_mesh_folder
 
-    root = tmp_path / "ShapeNetCore"
-    for synset, make in (("02691156", lambda i: trimesh.creation.box(extents=(1, 0.2 + 0.1 * i, 0.6))),
-                         ("03001627", lambda i: trimesh.creation.cylinder(0.3, 0.8 + 0.2 * i))):  # fmt: skip
-        for i in range(2):
-            folder = root / synset / f"model{i}" / "models"
-            folder.mkdir(parents=True)
-            make(i).export(folder / "model_normalized.obj")
+    root = write_mesh_folder(tmp_path / "ShapeNetCore")
     taxonomy = root / "taxonomy.json"
-    taxonomy.write_text(json.dumps([{"synsetId": "02691156", "name": "airplane,aeroplane,plane"},
-                                    {"synsetId": "03001627", "name": "chair"}]))  # fmt: skip
     broken = root / "03001627" / "model1" / "models" / "model_normalized.obj"
     good = broken.read_bytes()
     broken.write_text("v 0 0 0\nf 1 2 9\nnot a mesh\n")

@@ -80,6 +80,9 @@ DevicesOpt = Annotated[int, typer.Option(help="Devices (processes) per node; >1 
 AcceleratorOpt = Annotated[str, typer.Option(help="auto | cpu | gpu")]
 StopAfterOpt = Annotated[int | None, typer.Option("--stop-after", help="End after this many epochs (resumable).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+DeviceOpt = Annotated[
+    str, typer.Option(help="Where to evaluate: auto (CUDA if available, else CPU) | cpu | cuda | cuda:N | mps.")
+]
 RealOpt = Annotated[
     list[str] | None,
     typer.Option("--real", help="A real image set to score, name=folder or folder (repeatable): a `vantage data "
@@ -337,6 +340,7 @@ def eval_pose_ssl_cmd(
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override an eval config field (ssl.eval): key=value.")
     ] = None,
+    device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
     """The semantic + pose benchmark (semantics, absolute and relative pose in four scenarios, COIL-20)."""
@@ -351,10 +355,11 @@ def eval_pose_ssl_cmd(
         pose_table_markdown,
     )
     from vantage.io import atomic_write_json
-    from vantage.models import FeatureExtractor, create_backbone
+    from vantage.models import FeatureExtractor, create_backbone, resolve_device
     from vantage.train import load_ssl_extractor
 
     try:
+        dev = resolve_device(device)
         if checkpoint is None and model is None:
             raise ConfigError("give --checkpoint (a `vantage train ssl` run) or --model (a timm model name)")
         fields = to_dict(method_settings("pose_ssl", preset)["eval"])
@@ -373,7 +378,7 @@ def eval_pose_ssl_cmd(
         cfg.image_size = eval_image_size(cfg.image_size, trained_size, load_card(root).get("image_size", 224))
         coil = None if no_coil20 else (coil20 or default_coil20())
         eval_data = load_pose_eval_data(root, cfg, coil, progress=not quiet, real=_parse_real(real))
-        result = evaluate_pose_ssl(extractor, eval_data, cfg, progress=not quiet)
+        result = evaluate_pose_ssl(extractor.to(dev), eval_data, cfg, progress=not quiet)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     if model is None:
@@ -448,12 +453,14 @@ def train_classify_cmd(
     _echo_once(f"checkpoint: {ckpt}")
 
 
-def _classify_inputs(checkpoint: Path, data: Path | None, preset: str):
+def _classify_inputs(checkpoint: Path, data: Path | None, preset: str, device: str):
     from vantage.data import resolve_data_root
+    from vantage.models import resolve_device
     from vantage.train import load_classifier
 
+    dev = resolve_device(device)
     model, cfg, classes = load_classifier(checkpoint)
-    return model, cfg, classes, resolve_data_root(data, preset, need_card=data is None)
+    return model.to(dev), cfg, classes, resolve_data_root(data, preset, need_card=data is None)
 
 
 @eval_app.command("classify")
@@ -464,6 +471,7 @@ def eval_classify_cmd(
     distortion: Annotated[float, typer.Option(help="Perspective-warp strength (torchvision distortion_scale).")] = 0.5,
     seed: Annotated[int, typer.Option(help="Seed of the perspective warps.")] = 0,
     out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Top-1 on held-out objects at the training views, at unseen poses (Fib(100)) and under perspective warps;
     on an ImageFolder (--data with val/ or test/ class folders), top-1 per split."""
@@ -471,7 +479,7 @@ def eval_classify_cmd(
     from vantage.train import train_view_filter
 
     try:
-        model, cfg, classes, root = _classify_inputs(checkpoint, data, preset)
+        model, cfg, classes, root = _classify_inputs(checkpoint, data, preset, device)
         if (root / "dataset.json").is_file():
             ev = evaluate_classifier(
                 model, root, classes, cfg.image_size, cfg.train_view_set, train_view_filter(cfg), distortion, seed
@@ -494,12 +502,13 @@ def eval_depth_cmd(
         float, typer.Option(help="Score a token cell if the object covers at least this fraction of it.")
     ] = 0.5,
     out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Per-image Spearman correlation of 3DTRL token depth with rendered depth, averaged over test images."""
     from vantage.eval import evaluate_pseudo_depth
 
     try:
-        model, cfg, _, root = _classify_inputs(checkpoint, data, preset)
+        model, cfg, _, root = _classify_inputs(checkpoint, data, preset, device)
         res = evaluate_pseudo_depth(
             model, root, cfg.image_size, max_images=max_images or None, min_foreground=min_foreground
         )
@@ -655,6 +664,7 @@ def eval_zeroshot_cmd(
     real: RealOpt = None,
     out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override an ovt.eval field: key=value.")] = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Zero-shot top-1/top-5 on held-out objects: clean, 2D-shifted, unseen poses, worst view; cross-azimuth
     retrieval on COIL-20 and every --real set."""
@@ -663,6 +673,7 @@ def eval_zeroshot_cmd(
     from vantage.data import resolve_data_root
     from vantage.eval.zeroshot import ZeroShotConfig, load_zeroshot_data, zeroshot_benchmark
     from vantage.io import atomic_write_json
+    from vantage.models import resolve_device
     from vantage.models.clip import get_clip_tokenizer, load_clip
 
     try:
@@ -670,7 +681,9 @@ def eval_zeroshot_cmd(
         for o in overrides or []:
             set_override(fields, o)
         cfg = from_dict(ZeroShotConfig, fields, "eval zeroshot")
+        dev = resolve_device(device)
         clip, model_cfg = load_clip(model, pretrained, image_size)
+        clip.to(dev)
         coil = None if no_coil20 else (coil20 or default_coil20())
         eval_data = load_zeroshot_data(
             resolve_data_root(data, preset, need_card=False),
@@ -785,20 +798,23 @@ def eval_align_cmd(
     figure: Annotated[
         Path | None, typer.Option(help="PNG: first-person query frames and the third-person frames retrieved.")
     ] = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Alignment error, cycle error and Kendall's tau (reference and tau-b) over every camera pair of the held-out
     trajectories, for first-/third-person and third-/third-person pairs, seen and unseen cameras; phase
     classification and progression probes; with 3DTRL, the camera-head diagnostic."""
     from vantage.eval.align import AlignEvalConfig, evaluate_alignment, retrieval_panels
     from vantage.io import atomic_write_json
-    from vantage.models import find_3dtrl
+    from vantage.models import find_3dtrl, resolve_device
     from vantage.train.align import load_align_encoder
 
     try:
+        dev = resolve_device(device)
         module, cfg = load_align_encoder(checkpoint)
+        module.to(dev)
         trl = find_3dtrl(module.encoder) if cfg.trl3d != "none" else None
         root = _video_root(data, preset)
-        res = evaluate_alignment(module.embed, root, cfg.image_size, AlignEvalConfig(split), trl)
+        res = evaluate_alignment(module.embed, root, cfg.image_size, AlignEvalConfig(split), trl, dev)
         if figure is not None and "retrieval" in res:
             from vantage.report import retrieval_strip
 
@@ -840,19 +856,22 @@ def eval_encoder_cmd(
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override an eval config field (ssl.eval): key=value.")
     ] = None,
+    device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
     """One report card per encoder (semantics, absolute / relative pose per tap, per-viewpoint accuracy and its
     worst view, zero-shot for CLIPs, every real set) and a leaderboard of all cards in --out."""
     from vantage.bench import default_coil20, report_cards
     from vantage.data import resolve_data_root
+    from vantage.models import resolve_device
 
     try:
+        dev = str(resolve_device(device))
         root = resolve_data_root(data, preset)
         coil = None if no_coil20 else (coil20 or default_coil20())
         tap_list = [t.strip() for t in taps.split(",") if t.strip()] if taps else None
         board = report_cards(list(encoders), root, out, preset, tap_list, coil, _parse_real(real), overrides or [],
-                             progress=not quiet)  # fmt: skip
+                             progress=not quiet, device=dev)  # fmt: skip
     except (*_known_errors(), ValueError, RuntimeError) as e:
         raise _fail(str(e)) from None
     for row in board["rows"]:
@@ -915,16 +934,20 @@ def eval_action_cmd(
     figure: Annotated[
         Path | None, typer.Option(help="PNG: accuracy per test camera vs its angle to the nearest training camera.")
     ] = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Top-1 and mean per-class accuracy on the test side of the checkpoint's protocol, per test camera (with
     its angle from the nearest training camera) and per actor."""
     from vantage.data.actions import camera_distances
     from vantage.eval.action import ActionEvalConfig, evaluate_action
     from vantage.io import atomic_write_json
+    from vantage.models import resolve_device
     from vantage.train.action import action_data, load_action_model
 
     try:
+        dev = resolve_device(device)
         module, cfg = load_action_model(checkpoint)
+        module.to(dev)
         root = _video_root(data, preset, "action.data")
         test = action_data(root, cfg, "test", clips)
         res = evaluate_action(module, test, camera_distances(test.split), ActionEvalConfig(clips), module.classes)
@@ -963,6 +986,9 @@ def bench(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
     real: RealOpt = None,
+    device: Annotated[
+        str, typer.Option(help="auto | cpu | cuda | cuda:N | mps: where evaluations run and, unless auto, training.")
+    ] = "auto",
     overwrite: OverwriteRunOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -971,7 +997,8 @@ def bench(
 
     try:
         run_dir, results = run_bench(preset, out, overrides or [], data, coil20, workers, progress=not quiet,
-                                     suites=suites, overwrite=overwrite, real=_parse_real(real))  # fmt: skip
+                                     suites=suites, overwrite=overwrite, real=_parse_real(real),
+                                     device=device)  # fmt: skip
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     for name, res in results["suites"].items():

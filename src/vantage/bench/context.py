@@ -25,6 +25,7 @@ class BenchContext:
     coil20: Path | None = None
     real: dict[str, Path] = field(default_factory=dict)  # further real sets (`--real name=folder`)
     workers: int | None = None
+    device: str = "cpu"  # where evaluations run (`--device`, resolved); training follows the train configs
     progress: bool = True
     overwrite: bool = False  # retrain runs whose config changed instead of refusing them
     dataset_root: Path | None = None  # set by the data suite for the suites after it

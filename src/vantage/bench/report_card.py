@@ -98,9 +98,10 @@ def _fmt(v: Any) -> str:
 
 def report_cards(specs: list[str], root: Path, out: Path, preset: str = "default", taps: list[str] | None = None,
                  coil20: Path | None = None, real: dict[str, Path] | None = None,
-                 overrides: list[str] | None = None, progress: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Score every encoder in ``specs`` on the dataset at ``root`` (and the real sets), write one folder per
-    encoder under ``out`` and refresh the leaderboard; returns the leaderboard."""
+                 overrides: list[str] | None = None, progress: bool = False, device: str = "cpu"
+                 ) -> dict[str, Any]:  # fmt: skip
+    """Score every encoder in ``specs`` on the dataset at ``root`` (and the real sets) on ``device``, write one
+    folder per encoder under ``out`` and refresh the leaderboard; returns the leaderboard."""
     from vantage.bench.runner import method_settings
     from vantage.config import from_dict, set_override
     from vantage.data import load_card
@@ -122,6 +123,7 @@ def report_cards(specs: list[str], root: Path, out: Path, preset: str = "default
         start = time.perf_counter()
         enc = resolve_encoder(spec, taps)
         enc.extractor.check_taps(enc.taps)
+        enc.extractor.to(device)  # a CLIP's tower is inside its extractor, so enc.clip moves with it
         size = eval_image_size(base.image_size, enc.trained_size, card_size)
         cfg = dataclasses.replace(base, image_size=size, taps=enc.taps)
         if ("pose", size) not in memo:

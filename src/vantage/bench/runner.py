@@ -47,6 +47,20 @@ def method_settings(name: str, preset: str | dict[str, Any]) -> Settings:
     return get_method(name).settings(config, f"preset {preset}" if isinstance(preset, str) else "preset")
 
 
+def _place_training(config: dict[str, Any], names: Sequence[str], fields: dict[str, Any]) -> None:
+    """Set ``fields`` (accelerator, devices) in every training part (a config with an ``accelerator`` field) of
+    the suites ``names`` (both are resume-free: a finished or interrupted run is not retrained for them)."""
+    if not fields:
+        return
+    for name in names:
+        plugin = METHODS[name]
+        for part, cls in plugin.parts.items():
+            if plugin.section and "accelerator" in getattr(cls, "__dataclass_fields__", {}):
+                section = config.setdefault(plugin.section, {}) or {}
+                config[plugin.section] = section
+                section[part] = {**(section.get(part) or {}), **fields}
+
+
 def check_bench_config(config: dict[str, Any], names: Sequence[str], where: str) -> None:
     """Parse every section the chosen suites read (and refuse unknown preset keys), so a bad value fails
     before any suite runs."""
@@ -140,17 +154,23 @@ def run_bench(
     progress: bool = True,
     suites: Sequence[str] | None = None,
     overwrite: bool = False,
+    device: str = "auto",
 ) -> tuple[Path, dict[str, Any]]:
     """Run the preset's suites in order; write ``results.json`` and ``report.html`` under ``out``.
 
     ``overrides`` are ``section.key=value`` assignments over the whole preset (``data.image_size=32``,
-    ``ssl.bench.seeds=[0,1,2]``); ``overwrite`` retrains runs in ``out`` whose config changed (else refused).
+    ``ssl.bench.seeds=[0,1,2]``); ``overwrite`` retrains runs in ``out`` whose config changed (else refused);
+    ``device`` (auto, cpu, cuda, cuda:N, mps) is where evaluations run and, unless auto, where training runs.
     """
+    from vantage.models import lightning_devices, resolve_device
+
     config = load_preset(preset)
     for o in overrides:
         set_override(config, o)
     names = list(suites or config.get("bench", {}).get("suites", ["data"]))
     check_bench_config(config, names, f"preset {preset}")
+    eval_device = resolve_device(device)
+    _place_training(config, names, lightning_devices(device))
     out = Path(out) if out is not None else Path("runs") / f"bench-{Path(str(preset)).stem}"
     if out.exists() and not out.is_dir():
         raise ConfigError(f"bench output path {out} is a file, not a folder")
@@ -164,6 +184,7 @@ def run_bench(
         coil20=Path(coil20) if coil20 else default_coil20(),
         real=dict(real or {}),
         workers=workers,
+        device=str(eval_device),
         progress=progress,
         overwrite=overwrite,
     )
@@ -173,6 +194,7 @@ def run_bench(
         "command": " ".join(["vantage", *sys.argv[1:]]),
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": machine_info(),
+        "device": str(eval_device),
         "suites": {},
     }
     failed = False

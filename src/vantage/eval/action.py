@@ -48,12 +48,14 @@ def evaluate_action(
     Logits of a (recording, camera)'s clips are averaged. Returns top-1 / mean per-class overall, per test
     camera (with ``distance_deg`` from the nearest training camera) and per actor, and the confusion matrix.
     """
+    from vantage.models import module_device
+
     cfg = cfg or ActionEvalConfig()
     names = list(classes) if classes is not None else list(clips.classes)
     logits: dict[int, torch.Tensor] = {}
     for start in range(0, len(clips), cfg.batch_size):
         idx = list(range(start, min(len(clips), start + cfg.batch_size)))
-        video = torch.stack([clips[i]["frames"] for i in idx])
+        video = torch.stack([clips[i]["frames"] for i in idx]).to(module_device(model))
         out = model(video).float().cpu()
         for i, z in zip(idx, out, strict=True):
             p = clips.clips[i][0]

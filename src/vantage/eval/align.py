@@ -126,8 +126,8 @@ class _Embedded:
 
 
 def _embed_split(embed: Callable[[torch.Tensor], torch.Tensor], root: Path, split: str, image_size: int,
-                 batch_size: int, trl: Any = None, camera_log: dict[str, list] | None = None
-                 ) -> list[_Embedded]:  # fmt: skip
+                 batch_size: int, trl: Any = None, camera_log: dict[str, list] | None = None,
+                 device: torch.device | str = "cpu") -> list[_Embedded]:  # fmt: skip
     """Embed every frame of every camera of the split's trajectories; with ``trl``, append the predicted
     rotations and translations and the true cam_to_world of every frame to ``camera_log`` (lists by key)."""
     from PIL import Image
@@ -149,10 +149,10 @@ def _embed_split(embed: Callable[[torch.Tensor], torch.Tensor], root: Path, spli
         images = torch.stack([read(r.file_name) for r in recs])
         chunks = []
         for i in range(0, len(images), batch_size):
-            chunks.append(embed(images[i : i + batch_size]).float())
+            chunks.append(embed(images[i : i + batch_size].to(device)).float().cpu())
             if trl is not None and camera_log is not None:
-                camera_log["rot"].append(trl.last_diagnostics.rotation.float())
-                camera_log["trans"].append(trl.last_diagnostics.translation.float())
+                camera_log["rot"].append(trl.last_diagnostics.rotation.float().cpu())
+                camera_log["trans"].append(trl.last_diagnostics.translation.float().cpu())
         if trl is not None and camera_log is not None:
             camera_log["truth"] += [torch.tensor(r.cam_to_world, dtype=torch.float64) for r in recs]
         z = torch.cat(chunks).unflatten(0, (len(seq.cameras), len(seq.frame_indices)))
@@ -212,19 +212,21 @@ def _retrieval_example(items: list[_Embedded]) -> dict[str, Any] | None:
 
 @torch.no_grad()
 def evaluate_alignment(embed: Callable[[torch.Tensor], torch.Tensor], root: str | Path, image_size: int,
-                       cfg: AlignEvalConfig | None = None, trl: Any = None) -> dict[str, Any]:  # fmt: skip
+                       cfg: AlignEvalConfig | None = None, trl: Any = None, device: torch.device | str = "cpu"
+                       ) -> dict[str, Any]:  # fmt: skip
     """Alignment metrics (mean over trajectories and pairs) per group and per task, phase classification and
     progression probes (fitted on the training trajectories), the retrieval example behind the picture, and,
     when ``trl`` (a 3DTRL layer inside ``embed``'s model) is given, the camera-head diagnostic over every frame
-    scored."""
+    scored. Frames are moved to ``device`` (where ``embed``'s model is) and embeddings back to CPU."""
     cfg = cfg or AlignEvalConfig()
     root = Path(root)
     log: dict[str, list] = {"rot": [], "trans": [], "truth": []}
     if trl is not None:
         trl.keep_diagnostics = True
     try:
-        test = _embed_split(embed, root, cfg.split, image_size, cfg.batch_size, trl, log)
-        train = _embed_split(embed, root, "train", image_size, cfg.batch_size) if cfg.phase_probes else []
+        test = _embed_split(embed, root, cfg.split, image_size, cfg.batch_size, trl, log, device)
+        train = (_embed_split(embed, root, "train", image_size, cfg.batch_size, device=device)
+                 if cfg.phase_probes else [])  # fmt: skip
     finally:
         if trl is not None:
             trl.keep_diagnostics = False

@@ -36,9 +36,12 @@ __all__ = [
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Predicted class indices (N,) of a classifier in eval mode."""
+    """Predicted class indices (N,) of a classifier in eval mode (run on the model's device, returned on CPU)."""
+    from vantage.models import module_device
+
     model.eval()
-    out = [model(images[i : i + batch_size]).argmax(1) for i in range(0, images.shape[0], batch_size)]
+    dev = module_device(model)
+    out = [model(images[i : i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, images.shape[0], batch_size)]
     return torch.cat(out)
 
 
@@ -174,7 +177,7 @@ def evaluate_pseudo_depth(
     import torch.nn.functional as F
 
     from vantage.data import filter_records
-    from vantage.models import find_3dtrl
+    from vantage.models import find_3dtrl, module_device
 
     root = Path(root)
     trl = find_3dtrl(model)
@@ -190,8 +193,8 @@ def evaluate_pseudo_depth(
     pseudo = []
     try:
         for i in range(0, len(bank), batch_size):
-            model(bank.images[i : i + batch_size])
-            pseudo.append(trl.last_diagnostics.depth)
+            model(bank.images[i : i + batch_size].to(module_device(model)))
+            pseudo.append(trl.last_diagnostics.depth.float().cpu())
         grid = trl.last_diagnostics.grid
     finally:
         trl.keep_diagnostics = False
@@ -217,13 +220,13 @@ def evaluate_pseudo_depth(
 @torch.no_grad()
 def pseudo_depth_maps(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """3DTRL token depth of ``images`` as (K, h, w) maps (the first frame's grid)."""
-    from vantage.models import find_3dtrl
+    from vantage.models import find_3dtrl, module_device
 
     trl = find_3dtrl(model)
     trl.keep_diagnostics = True
     try:
-        model.eval()(images)
+        model.eval()(images.to(module_device(model)))
         d = trl.last_diagnostics
     finally:
         trl.keep_diagnostics = False
-    return d.depth[:, : d.grid[0] * d.grid[1]].reshape(-1, *d.grid)
+    return d.depth[:, : d.grid[0] * d.grid[1]].reshape(-1, *d.grid).float().cpu()

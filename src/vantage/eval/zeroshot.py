@@ -90,8 +90,12 @@ def zero_shot_classifier(model: Any, tokenizer: Any, classes: Sequence[str], tem
     """(D, C) class weights: per class, the normalised mean of its normalised template embeddings."""
     from open_clip import build_zero_shot_classifier
 
+    from vantage.models import module_device
+
     names = [c.replace("_", " ") for c in classes]
-    return build_zero_shot_classifier(model, tokenizer, names, _templates(templates), num_classes_per_batch=None)
+    weights = build_zero_shot_classifier(model, tokenizer, names, _templates(templates), num_classes_per_batch=None,
+                                         device=module_device(model))  # fmt: skip
+    return weights.float().cpu()
 
 
 def _masks(root: Path, records: Sequence[Any], size: int) -> torch.Tensor:
@@ -168,12 +172,17 @@ def shift_2d(images: torch.Tensor, kind: str, mask: torch.Tensor | None = None, 
 
 @torch.no_grad()
 def _embed(model: Any, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """L2-normalised image embeddings (N, D) on CPU; the model runs on its own device."""
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
+    from vantage.models import module_device
+
+    dev = module_device(model)
     mean = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
-    out = [model.encode_image((images[i : i + batch_size] - mean) / std) for i in range(0, len(images), batch_size)]
-    return F.normalize(torch.cat(out).float(), dim=-1)
+    out = [model.encode_image(((images[i : i + batch_size] - mean) / std).to(dev)).float().cpu()
+           for i in range(0, len(images), batch_size)]  # fmt: skip
+    return F.normalize(torch.cat(out), dim=-1)
 
 
 def _topk(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,6 +22,7 @@ from vantage.models.clip import (
     merge_lora,
     save_clip,
 )
+from vantage.models.device import DEVICE_HELP, lightning_devices, module_device, resolve_device
 from vantage.models.encoders import PooledEncoder, clip_image_encoder, hf_image_encoder
 from vantage.models.hub import PretrainedUnavailable, hub_reachable, pretrained_call
 from vantage.models.trl3d import RZ_CONVENTIONS, TRL3D, TRL_MODES, TRLDiagnostics, trl3d_param_formula
@@ -42,6 +43,7 @@ from vantage.models.video import (
 )
 
 __all__ = [
+    "DEVICE_HELP",
     "INSERTIONS",
     "RZ_CONVENTIONS",
     "STEMS",
@@ -72,12 +74,15 @@ __all__ = [
     "get_clip_tokenizer",
     "hf_image_encoder",
     "hub_reachable",
+    "lightning_devices",
     "load_backbone_weights",
     "load_clip",
     "merge_lora",
+    "module_device",
     "pretrained_call",
     "random_projection",
     "register_3dtrl_insertion",
+    "resolve_device",
     "save_clip",
     "trl3d_param_formula",
     "video_logits",

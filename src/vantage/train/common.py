@@ -239,9 +239,15 @@ def load_vantage_checkpoint(path: str | Path, needs: tuple[str, ...], command: s
 RESUME_FREE_FIELDS = ("accelerator", "num_workers", "strategy", "base")  # base: the tuned weights are in the ckpt
 
 
+def _device_count(devices: Any) -> Any:
+    """How many devices a ``devices`` value trains on (which GPUs they are does not change the result)."""
+    return len(devices) if isinstance(devices, list | tuple) else devices
+
+
 def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     keys = sorted((set(old) | set(new)) - set(RESUME_FREE_FIELDS))
-    return [k for k in keys if old.get(k) != new.get(k)]
+    same = {"devices": lambda a, b: _device_count(a) == _device_count(b)}
+    return [k for k in keys if not same.get(k, lambda a, b: a == b)(old.get(k), new.get(k))]
 
 
 def _newest_intact(folder: Path) -> Path | None:

@@ -117,6 +117,7 @@ class ActionMethod(MethodPlugin):
         from vantage.train.action import action_data, load_action_model
 
         module, cfg = load_action_model(trained.path)
+        module.to(ctx.device)
         ev: ActionEvalConfig = s["eval"]
         test = action_data(root, cfg, "test", ev.clips_per_sequence)
         res = evaluate_action(module, test, camera_distances(test.split), ev, module.classes)

@@ -95,6 +95,7 @@ class OVTMethod(MethodPlugin):
         if memo_key not in ctx.memo:
             ctx.memo[memo_key] = load_zeroshot_data(root, size, s["eval"], ctx.real_data(), real=ctx.real)
         model, _ = load_clip(str(model_dir))
+        model.to(ctx.device)
         result = zeroshot_benchmark(model, get_clip_tokenizer(str(model_dir)), ctx.memo[memo_key], s["eval"])
         arrays = {"per_view": np.asarray(result["per_view"]), "view_dirs": np.asarray(result["view_dirs"])}
         return Evaluation({"sets": result["sets"], "groups": result["groups"]}, arrays)

@@ -119,7 +119,7 @@ class PoseSSLMethod(MethodPlugin):
         memo_key = ("pose_eval_data", str(root), ecfg.image_size, str(ctx.real_key()))
         if memo_key not in ctx.memo:
             ctx.memo[memo_key] = load_pose_eval_data(root, ecfg, coil20, real=ctx.real)
-        result = evaluate_pose_ssl(extractor, ctx.memo[memo_key], ecfg, progress=ctx.progress)
+        result = evaluate_pose_ssl(extractor.to(ctx.device), ctx.memo[memo_key], ecfg, progress=ctx.progress)
         return Evaluation(result.table, result.arrays, {"phase_seconds": result.seconds})
 
     def delta_view(self, table: dict[str, Any]) -> dict[str, Any]:

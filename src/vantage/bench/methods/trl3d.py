@@ -78,6 +78,7 @@ class TRLMethod(MethodPlugin):
 
         bench: TRLBenchConfig = s["bench"]
         model, mcfg, classes = load_classifier(trained.path)
+        model.to(ctx.device)
         ev = evaluate_classifier(
             model, root, classes, mcfg.image_size, mcfg.train_view_set, train_view_filter(mcfg), bench.distortion,
             seed,

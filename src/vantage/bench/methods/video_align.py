@@ -118,8 +118,9 @@ class VideoAlignMethod(MethodPlugin):
         from vantage.train.align import load_align_encoder
 
         module, cfg = load_align_encoder(trained.path)
+        module.to(ctx.device)
         trl = find_3dtrl(module.encoder) if cfg.trl3d != "none" else None
-        table = evaluate_alignment(module.embed, root, cfg.image_size, s["eval"], trl)
+        table = evaluate_alignment(module.embed, root, cfg.image_size, s["eval"], trl, ctx.device)
         example = table.pop("retrieval", None)
         if example is None:
             return Evaluation(table)

@@ -53,27 +53,9 @@ TURNTABLE_OBJECTS, TURNTABLE_POSES = 6, 12
 def turntable(tmp_path_factory) -> Path:
     """A COIL-style folder rendered here: 6 objects x 12 azimuths (30 degrees apart, elevation 10), 32 px,
     named ``obj<k>__<pose>.png`` (k from 1), so the real-data code paths run in any clone."""
-    import numpy as np
-    from PIL import Image
+    from vantage.data.samples import render_turntable
 
-    from vantage.data.build import load_task_shape, plan_objects
-    from vantage.geometry import camera_pose
-    from vantage.render import Camera, Light, create_renderer
-    from vantage.render.base import Background
-
-    root = tmp_path_factory.mktemp("turntable")
-    cfg = small_config(in_domain=["airplane", "car", "chair", "table", "sofa", "lamp"], out_of_domain=[])
-    tasks = [t for t in plan_objects(cfg) if t.split == "train"][:TURNTABLE_OBJECTS]
-    renderer = create_renderer("pybullet", supersample=1)
-    try:
-        for k, task in enumerate(tasks, 1):
-            renderer.set_object(load_task_shape(task, cfg))
-            for pose in range(TURNTABLE_POSES):
-                cam = Camera(camera_pose(pose * 360 / TURNTABLE_POSES, 10.0, 3.0), 32, 32, 40.0)
-                rgb = renderer.render(cam, Light(), Background(), np.random.default_rng(0)).rgb
-                Image.fromarray(rgb).save(root / f"obj{k}__{pose}.png")
-    finally:
-        renderer.close()
+    root = render_turntable(tmp_path_factory.mktemp("turntable"), TURNTABLE_OBJECTS, TURNTABLE_POSES, 32, 10.0)
     return root
 
 

@@ -22,6 +22,7 @@ from vantage.data.build import (
 from vantage.data.captions import MVCapRow, load_captioner, read_mvcap, write_mvcap
 from vantage.data.importer import CONVENTIONS, ImportResult, import_dataset, read_import_table
 from vantage.data.preview import contact_sheet
+from vantage.data.samples import SAMPLE_SYNSETS, render_turntable, write_mesh_folder
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records, triplet_sequence
 from vantage.data.verify import Problem, summarize, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
@@ -78,6 +79,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ACTION_PROTOCOLS",
     "CONVENTIONS",
+    "SAMPLE_SYNSETS",
     "ActionClipDataset",
     "ActionSplit",
     "BuildConfig",
@@ -118,6 +120,7 @@ __all__ = [
     "rank_world",
     "read_import_table",
     "read_mvcap",
+    "render_turntable",
     "resolve_data_root",
     "ssl_augmentation",
     "summarize",
@@ -126,5 +129,6 @@ __all__ = [
     "verify_dataset",
     "view_phrase",
     "views_for",
+    "write_mesh_folder",
     "write_mvcap",
 ]

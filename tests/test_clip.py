@@ -280,6 +280,20 @@ def test_train_clip_then_ovt_resumes_exactly_and_evaluates(small_dataset, tmp_pa
     assert saved["sets"]["clean"] == result["sets"]["clean"]
     assert saved["sets"]["turn_retrieval"] == result["sets"]["coil20_retrieval"]  # the same folder under its name
     assert "real" in saved["groups"] and "coil20_retrieval" not in saved["sets"]
+    # The train commands pass the preset, their options and --set through (options over preset, --set last).
+    res = run_cli("train", "clip", "--model", "vantage-clip-micro", "--preset", "quick", "--epochs", "1", "--seed", "3",
+                  "--set", "batch_size=16", "--data", str(small_dataset), "--out", str(tmp_path / "cli-base"),
+                  "-q")  # fmt: skip
+    assert res.returncode == 0 and "model:" in res.stdout, res.stderr
+    hp = torch.load(tmp_path / "cli-base" / "checkpoints" / "last.ckpt", weights_only=False)["hyper_parameters"]
+    got = (hp["cfg"]["model"], hp["cfg"]["epochs"], hp["cfg"]["seed"], hp["cfg"]["batch_size"])
+    assert got == ("vantage-clip-micro", 1, 3, 16)
+    res = run_cli("train", "ovt", "--base", str(tmp_path / "cli-base" / "model"), "--variant", "improved", "--preset",
+                  "quick", "--epochs", "1", "--set", "batch_size=24", "--set", "clean_batch_size=6", "--data",
+                  str(small_dataset), "--out", str(tmp_path / "cli-ovt"), "-q")  # fmt: skip
+    assert res.returncode == 0 and (tmp_path / "cli-ovt" / "model" / "vantage_ovt.pt").is_file(), res.stderr
+    hp = torch.load(tmp_path / "cli-ovt" / "checkpoints" / "last.ckpt", weights_only=False)["hyper_parameters"]
+    assert (hp["cfg"]["variant"], hp["cfg"]["epochs"], hp["cfg"]["clean_batch_size"]) == ("improved", 1, 6)
 
 
 def test_cli_captions_and_clip_bad_input(small_dataset, tmp_path):

@@ -286,28 +286,14 @@ def train_ssl_cmd(
 ) -> None:
     """Pose-aware SSL on the triplet view set (settings: the preset's ssl.train, then these options);
     re-running the same command resumes from last.ckpt."""
-    from vantage.bench import method_settings
-    from vantage.config import from_dict, set_override
+    from vantage.config import from_dict
     from vantage.data import resolve_data_root
     from vantage.train import SSLTrainConfig, train_ssl
 
-    fields: dict = {
-        "method": method,
-        "traj_weight": traj_weight,
-        "traj_on": traj_on,
-        "seed": seed,
-        "devices": devices,
-        "accelerator": accelerator,
-    }
-    if epochs is not None:
-        fields["epochs"] = epochs
-    if batch_size is not None:
-        fields["batch_size"] = batch_size
+    given = {"method": method, "traj_weight": traj_weight, "traj_on": traj_on, "batch_size": batch_size,
+             "seed": seed, "devices": devices, "accelerator": accelerator}  # fmt: skip
     try:
-        fields = {**method_settings("pose_ssl", preset).raw["train"], **fields}  # preset, then options
-        for o in overrides or []:
-            set_override(fields, o)
-        cfg = from_dict(SSLTrainConfig, fields, "train ssl")
+        cfg = from_dict(SSLTrainConfig, _train_fields(preset, "ssl", given, epochs, overrides), "train ssl")
         root = resolve_data_root(data, preset)
         run = out or Path("runs") / "ssl" / f"{cfg.method}-traj{cfg.traj_weight:g}-seed{cfg.seed}"
         ckpt = train_ssl(cfg, root, run, progress=not quiet, stop_after=stop_after, overwrite=overwrite)
@@ -432,18 +418,13 @@ def train_classify_cmd(
 ) -> None:
     """Supervised classification on a restricted view range, optionally with 3DTRL (settings: the preset's
     trl3d.train, then these options); re-running the same command resumes from last.ckpt."""
-    from vantage.bench import method_settings
-    from vantage.config import from_dict, set_override
+    from vantage.config import from_dict
     from vantage.data import resolve_data_root
     from vantage.train import ClassifyTrainConfig, train_classify
 
     try:
-        fields = dict(method_settings("trl3d", preset).raw["train"])
-        fields.update({"trl3d": trl3d, "seed": seed, "devices": devices, "accelerator": accelerator})
-        if epochs is not None:
-            fields["epochs"] = epochs
-        for o in overrides or []:
-            set_override(fields, o)
+        given = {"trl3d": trl3d, "seed": seed, "devices": devices, "accelerator": accelerator}
+        fields = _train_fields(preset, "trl3d", given, epochs, overrides)
         cfg = from_dict(ClassifyTrainConfig, fields, "train classify")
         root = resolve_data_root(data, preset, need_card=False)
         run = out or Path("runs") / "classify" / f"{cfg.trl3d}-seed{cfg.seed}"
@@ -555,17 +536,6 @@ def data_captions(
     typer.echo(f"wrote {path} ({len(json.loads(path.read_text()))} rows)")
 
 
-def _clip_fields(section: str, preset: str, fields: dict, overrides: list[str] | None) -> dict:
-    """The preset's ovt.<section> fields, then the command's options, then --set overrides."""
-    from vantage.bench import method_settings
-    from vantage.config import set_override
-
-    merged = {**method_settings("ovt", preset).raw[section], **{k: v for k, v in fields.items() if v is not None}}
-    for o in overrides or []:
-        set_override(merged, o)
-    return merged
-
-
 ClipSetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config field: key=value.")]
 
 
@@ -594,8 +564,8 @@ def train_clip_cmd(
     from vantage.train.clip import ClipTrainConfig, train_clip
 
     try:
-        fields = _clip_fields("base", preset, {"model": model, "pretrained": pretrained, "epochs": epochs,
-                              "seed": seed, "devices": devices, "accelerator": accelerator}, overrides)  # fmt: skip
+        given = {"model": model, "pretrained": pretrained, "seed": seed, "devices": devices, "accelerator": accelerator}
+        fields = _train_fields(preset, "ovt", given, epochs, overrides, part="base")
         cfg = from_dict(ClipTrainConfig, fields, "train clip")
         run = out or Path("runs") / "clip" / f"base-seed{cfg.seed}"
         folder = train_clip(
@@ -638,9 +608,9 @@ def train_ovt_cmd(
     from vantage.train.clip import OVTTrainConfig, train_ovt
 
     try:
-        fields = _clip_fields("train", preset, {"base": base, "pretrained": pretrained, "variant": variant,
-                              "epochs": epochs, "seed": seed, "devices": devices, "accelerator": accelerator},
-                              overrides)  # fmt: skip
+        given = {"base": base, "pretrained": pretrained, "variant": variant, "seed": seed, "devices": devices,
+                 "accelerator": accelerator}  # fmt: skip
+        fields = _train_fields(preset, "ovt", given, epochs, overrides)
         cfg = from_dict(OVTTrainConfig, fields, "train ovt")
         run = out or Path("runs") / "ovt" / f"{cfg.variant}-seed{cfg.seed}"
         root = resolve_data_root(data, preset, need_card=False)
@@ -729,12 +699,13 @@ def _rounded(obj: Any, digits: int = 4) -> Any:
 
 
 def _train_fields(preset: str, section: str, given: dict[str, Any], epochs: int | None,
-                  overrides: list[str] | None) -> dict[str, Any]:  # fmt: skip
-    """A train config's fields: the preset's ``<section>.train``, then the command's options, then ``--set``."""
+                  overrides: list[str] | None, part: str = "train") -> dict[str, Any]:  # fmt: skip
+    """A train config's fields: the preset's ``<section>.<part>``, then the command's options that were given
+    (not None), then ``--set``."""
     from vantage.config import load_preset, set_override
 
-    fields = dict((load_preset(preset).get(section, {}) or {}).get("train", {}) or {})
-    fields.update(given | ({"epochs": epochs} if epochs is not None else {}))
+    fields = dict((load_preset(preset).get(section, {}) or {}).get(part, {}) or {})
+    fields.update({k: v for k, v in {**given, "epochs": epochs}.items() if v is not None})
     for o in overrides or []:
         set_override(fields, o)
     return fields
@@ -910,10 +881,8 @@ def train_action_cmd(
     from vantage.train.action import ActionTrainConfig, train_action
 
     try:
-        given = {"arch": arch, "trl3d": trl3d, "protocol": protocol, "seed": seed, "devices": devices,
-                 "accelerator": accelerator}  # fmt: skip
-        if pretrained is not None:
-            given["pretrained"] = pretrained
+        given = {"arch": arch, "trl3d": trl3d, "protocol": protocol, "pretrained": pretrained, "seed": seed,
+                 "devices": devices, "accelerator": accelerator}  # fmt: skip
         fields = _train_fields(preset, "action", given, epochs, overrides)
         cfg = from_dict(ActionTrainConfig, fields, "train action")
         root = _video_root(data, preset, "action.data")

@@ -128,3 +128,45 @@ def test_imagefolder_evaluation_oracles_and_cli(tmp_path):
     assert res.returncode == 0, res.stderr
     saved = json.loads((tmp_path / "e.json").read_text())
     assert saved["n"] == {"test": 10} and 0 <= saved["top1"]["test"] <= 100 and "wrote" in res.stdout
+
+
+def test_real_set_classification_oracles_and_cli(tmp_path):
+    """A real photo set imported with a category column is scored per azimuth bin; oracles bound the number."""
+    from conftest import run_cli
+    from vantage.data import import_dataset
+    from vantage.eval import evaluate_real_classification
+
+    rng = np.random.default_rng(2)
+    (tmp_path / "photos").mkdir()
+    lines = ["file,object_id,category,azimuth_deg"]
+    for c, cls in enumerate(("ants", "bees", "wasps")):
+        for i in range(8):
+            img = rng.integers(0, 60, (24, 24, 3), dtype=np.uint8)
+            img[..., min(2 * c, 2)] += 150
+            Image.fromarray(img).save(tmp_path / "photos" / f"{cls}{i}.png")
+            lines.append(f"{cls}{i}.png,{cls}-obj,{cls},{45 * i}")
+    (tmp_path / "photos" / "views.csv").write_text("\n".join(lines) + "\n")
+    import_dataset(tmp_path / "photos", tmp_path / "real", table=tmp_path / "photos" / "views.csv")
+    real = {"photos": tmp_path / "real"}
+    res = evaluate_real_classification(_ChannelOracle(), real, ["ants", "bees"], 16)["photos"]
+    assert res["top1"] == 100.0 and res["n"] == 16 and res["skipped_rows"] == 8  # wasps are not a class
+    assert res["per_azimuth"] == {f"{45 * b:g}-{45 * (b + 1):g}": 100.0 for b in range(8)}
+    constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    with torch.no_grad():
+        constant(torch.zeros(1, 3, 16, 16))
+        constant[1].weight.zero_()
+        constant[1].bias.copy_(torch.tensor([0.0, 1.0]))
+    assert evaluate_real_classification(constant, real, ["ants", "bees"], 16)["photos"]["top1"] == 50.0
+    with pytest.raises(DatasetError, match="none of its categories"):
+        evaluate_real_classification(constant, real, ["cats", "dogs"], 16)
+    for split in ("train", "test"):  # an ImageFolder to train a real classifier on, then the CLI
+        for cls in ("ants", "bees"):
+            (tmp_path / "f" / split / cls).mkdir(parents=True)
+            for i in range(3):
+                Image.open(tmp_path / "photos" / f"{cls}{i}.png").save(tmp_path / "f" / split / cls / f"{i}.png")
+    ckpt = train_classify(ClassifyTrainConfig(epochs=1, **TINY), tmp_path / "f", tmp_path / "run", progress=False)
+    res = run_cli("eval", "classify", "--checkpoint", str(ckpt), "--data", str(tmp_path / "f"), "--real",
+                  f"photos={tmp_path / 'real'}", "--out", str(tmp_path / "e.json"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    saved = json.loads((tmp_path / "e.json").read_text())["real"]["photos"]
+    assert saved["n"] == 16 and 0 <= saved["top1"] <= 100 and len(saved["per_azimuth"]) == 8

@@ -451,23 +451,28 @@ def eval_classify_cmd(
     preset: PresetOpt = "default",
     distortion: Annotated[float, typer.Option(help="Perspective-warp strength (torchvision distortion_scale).")] = 0.5,
     seed: Annotated[int, typer.Option(help="Seed of the perspective warps.")] = 0,
+    real: RealOpt = None,
     out: Annotated[Path | None, typer.Option(help="JSON file to write (default: print only).")] = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Top-1 on held-out objects at the training views, at unseen poses (Fib(100)) and under perspective warps;
-    on an ImageFolder (--data with val/ or test/ class folders), top-1 per split."""
-    from vantage.eval import evaluate_classifier, evaluate_imagefolder
+    on an ImageFolder (--data with val/ or test/ class folders), top-1 per split; on every --real set whose
+    categories are the model's classes, top-1 overall and per azimuth bin."""
+    from vantage.eval import evaluate_classifier, evaluate_imagefolder, evaluate_real_classification
     from vantage.train import train_view_filter
 
     try:
+        real_sets = _parse_real(real)
         model, cfg, classes, root = _classify_inputs(checkpoint, data, preset, device)
         if (root / "dataset.json").is_file():
             ev = evaluate_classifier(
                 model, root, classes, cfg.image_size, cfg.train_view_set, train_view_filter(cfg), distortion, seed
             )
-            res = {"top1": ev.top1, "n": ev.n}
+            res: dict[str, Any] = {"top1": ev.top1, "n": ev.n}
         else:
             res = evaluate_imagefolder(model, root, classes, cfg.image_size)
+        if real_sets:
+            res["real"] = evaluate_real_classification(model, real_sets, classes, cfg.image_size)
     except (*_known_errors(), ValueError) as e:
         raise _fail(str(e)) from None
     _print_and_save(res, out, {"checkpoint": str(checkpoint), "data": str(root)})

@@ -12,7 +12,7 @@ An example that asks for pretrained weights (``--pretrained`` or ``pretrained=``
 hub cannot be reached it must fail within a minute with one ``error:`` line naming the weights. Every other
 example must exit 0. Usage (stdlib only; CI runs it from .ci/run):
 
-    python3 scripts/readme_examples.py [--list] [--keep] [--work DIR] [--readme FILE]
+    python3 scripts/readme_examples.py [--list] [--keep] [--work DIR] [--readme FILE] [--also CMD ...]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 HUB = ("huggingface.co", 443)
 OFFLINE_LIMIT_S = 60
+TEST_COMMAND = "scripts/venv-run pytest"  # the README's test command; .ci/run runs the tests through it
 
 
 @dataclass
@@ -145,7 +146,8 @@ def run(example: Example, clone: Path, env: dict[str, str], online: bool, scratc
         return ok, f"offline: failed as it should in {seconds:.0f} s" if ok else f"offline failure not clean:\n{tail}"
     if proc.returncode != 0:
         return False, f"exit {proc.returncode} after {seconds:.0f} s:\n{tail}"
-    return True, f"ok in {seconds:.0f} s"
+    last = next((x for x in reversed(proc.stdout.strip().splitlines()) if x.strip()), "")
+    return True, f"ok in {seconds:.0f} s" + (f" | {last.strip()[:150]}" if last else "")
 
 
 def main() -> int:
@@ -154,13 +156,24 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the clone and its outputs.")
     parser.add_argument("--work", type=Path, help="Folder for the clone (default: a new temporary folder).")
     parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="A further bash command to run in the clone after the examples (repeatable; CI: lint).",
+    )
+    parser.add_argument(
         "--readme",
         type=Path,
         default=REPO / "README.md",
         help="Markdown file whose examples to run (default: README.md; another file to try a few).",
     )
     args = parser.parse_args()
-    examples = extract(args.readme)
+    examples = extract(args.readme) + [Example("bash", cmd, 0, "--also") for cmd in args.also]
+    if args.readme == REPO / "README.md" and TEST_COMMAND not in [e.code.split("#")[0].strip() for e in examples]:
+        print(f"[readme] README.md has no `{TEST_COMMAND}` example: .ci/run relies on it to run the tests",
+              file=sys.stderr)  # fmt: skip
+        return 1
     if args.list:
         for e in examples:
             print(("[hub] " if e.needs_hub else "") + e.title())

@@ -113,12 +113,10 @@ def user_data(clone: Path, env: dict[str, str]) -> None:
     if (real / "obj1__0.png").is_file():
         shutil.copytree(real, coil)
         print(f"[readme] ~/coil-20-proc: the real COIL-20 from {real}", flush=True)
-    code = (
-        "from pathlib import Path; from vantage.data import render_turntable, write_mesh_folder\n"
-        "home = Path.home()\n"
-        "write_mesh_folder(home / 'ShapeNetCore')\n"
-        f"if {not coil.exists()}: render_turntable(home / 'coil-20-proc', objects=6, poses=72, size=64, elevation=15)\n"
-    )
+    code = "from pathlib import Path; from vantage.data import render_turntable, write_mesh_folder\n"
+    code += "write_mesh_folder(Path.home() / 'ShapeNetCore')\n"
+    if not coil.exists():
+        code += "render_turntable(Path.home() / 'coil-20-proc', objects=6, poses=72, size=64, elevation=15)\n"
     subprocess.run(["scripts/venv-run", "python", "-c", code], cwd=clone, env=env, check=True)
     if not (real / "obj1__0.png").is_file():
         print("[readme] ~/coil-20-proc: 6 rendered objects x 72 azimuths, COIL-20 names", flush=True)
@@ -169,6 +167,9 @@ def main() -> int:
         help="Markdown file whose examples to run (default: README.md; another file to try a few).",
     )
     args = parser.parse_args()
+    if not args.readme.is_file():
+        print(f"[readme] {args.readme}: no such file", file=sys.stderr)
+        return 2
     examples = extract(args.readme) + [Example("bash", cmd, 0, "--also") for cmd in args.also]
     if args.readme == REPO / "README.md" and TEST_COMMAND not in [e.code.split("#")[0].strip() for e in examples]:
         print(f"[readme] README.md has no `{TEST_COMMAND}` example: .ci/run relies on it to run the tests",

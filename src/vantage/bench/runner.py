@@ -49,15 +49,14 @@ def method_settings(name: str, preset: str | dict[str, Any]) -> Settings:
 
 def _place_training(config: dict[str, Any], names: Sequence[str], fields: dict[str, Any]) -> None:
     """Set ``fields`` (accelerator, devices) in every training part (a config with an ``accelerator`` field) of
-    the suites ``names`` (both are resume-free: a finished or interrupted run is not retrained for them)."""
+    the suites ``names``; neither the accelerator nor which GPUs (only how many) makes a run retrain."""
     if not fields:
         return
     for name in names:
         plugin = METHODS[name]
         for part, cls in plugin.parts.items():
             if plugin.section and "accelerator" in getattr(cls, "__dataclass_fields__", {}):
-                section = config.setdefault(plugin.section, {}) or {}
-                config[plugin.section] = section
+                section = config[plugin.section] = config.get(plugin.section) or {}
                 section[part] = {**(section.get(part) or {}), **fields}
 
 

@@ -10,9 +10,11 @@ set when ``../shared/data/coil20`` is beside this checkout, else a rendered turn
 
 An example that asks for pretrained weights (``--pretrained`` or ``pretrained=``) needs the model hub; when the
 hub cannot be reached it must fail within a minute with one ``error:`` line naming the weights. Every other
-example must exit 0. Usage (stdlib only; CI runs it from .ci/run):
+example must exit 0. ``--skip CMD`` leaves out the examples whose command (its comment aside) is CMD, and says
+so. Usage (stdlib only; CI runs it from .ci/run):
 
-    python3 scripts/readme_examples.py [--list] [--keep] [--work DIR] [--readme FILE] [--also CMD ...]
+    python3 scripts/readme_examples.py [--list] [--keep] [--work DIR] [--readme FILE] [--skip CMD ...]
+                                       [--also CMD ...]
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class Example:
         """True when it downloads pretrained weights."""
         code = "\n".join(line.split("#", 1)[0] for line in self.code.splitlines())  # comments do not count
         return "--pretrained" in code or re.search(r"pretrained\s*=\s*(True|['\"])", code) is not None
+
+    @property
+    def command(self) -> str:
+        """The code without a trailing comment (bash) or as written (python)."""
+        return self.code.split("#", 1)[0].strip() if self.lang == "bash" else self.code
 
     def title(self) -> str:
         first = self.code.strip().splitlines()[0]
@@ -161,6 +168,13 @@ def main() -> int:
         help="A further bash command to run in the clone after the examples (repeatable; CI: lint).",
     )
     parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="Leave out the README examples whose command is CMD (repeatable; CI: the default-scale main job).",
+    )
+    parser.add_argument(
         "--readme",
         type=Path,
         default=REPO / "README.md",
@@ -171,7 +185,14 @@ def main() -> int:
         print(f"[readme] {args.readme}: no such file", file=sys.stderr)
         return 2
     examples = extract(args.readme) + [Example("bash", cmd, 0, "--also") for cmd in args.also]
-    if args.readme == REPO / "README.md" and TEST_COMMAND not in [e.code.split("#")[0].strip() for e in examples]:
+    unknown = [cmd for cmd in args.skip if cmd not in [e.command for e in examples]]
+    if unknown:
+        print(f"[readme] --skip {unknown[0]!r}: no README example has that command", file=sys.stderr)
+        return 2
+    if TEST_COMMAND in args.skip:
+        print(f"[readme] --skip {TEST_COMMAND!r}: the tests cannot be skipped", file=sys.stderr)
+        return 2
+    if args.readme == REPO / "README.md" and TEST_COMMAND not in [e.command for e in examples]:
         print(f"[readme] README.md has no `{TEST_COMMAND}` example: .ci/run relies on it to run the tests",
               file=sys.stderr)  # fmt: skip
         return 1
@@ -184,14 +205,19 @@ def main() -> int:
     print(f"[readme] {len(examples)} examples; clone in {work}; model hub {'reachable' if online else 'offline'}",
           flush=True)  # fmt: skip
     clone, env = prepare(work)
-    started, failed = time.perf_counter(), []
+    started, failed, skipped, prepared = time.perf_counter(), [], 0, False
     scratch = work / "scratch"
     scratch.mkdir(exist_ok=True)
     try:
         for i, example in enumerate(examples, 1):
             print(f"[readme] {i}/{len(examples)} {example.title()}", flush=True)
-            if i == 2:  # after the first command has created .venv, as a new user's first command does
+            if example.command in args.skip:
+                print("[readme]   skipped (--skip)", flush=True)
+                skipped += 1
+                continue
+            if i > 1 and not prepared:  # after the first command has created .venv, as a new user's does
                 user_data(clone, env)
+                prepared = True
             ok, what = run(example, clone, env, online, scratch)
             print(f"[readme]   {'ok' if ok else 'FAILED'}: {what}", flush=True)
             if not ok:
@@ -200,7 +226,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     minutes = (time.perf_counter() - started) / 60
-    print(f"[readme] {len(examples) - len(failed)}/{len(examples)} examples passed in {minutes:.1f} min", flush=True)
+    ran = len(examples) - skipped
+    print(f"[readme] {ran - len(failed)}/{ran} examples passed in {minutes:.1f} min ({skipped} skipped)", flush=True)
     for title in failed:
         print(f"[readme] failed: {title}", file=sys.stderr)
     return 1 if failed else 0

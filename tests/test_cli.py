@@ -207,6 +207,7 @@ def test_train_ssl_two_process_ddp_on_cpu(quick_build, tmp_path):
         "--traj-weight",
         "0.1",
         *(a for a in _TINY_SSL if a != "-q"),  # Lightning's start-up lines show the second process
+        fresh_process=True,  # DDP starts a second process running the same command line
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("checkpoint:") == 1 and (run / "checkpoints" / "last.ckpt").is_file()
@@ -217,7 +218,7 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     run = tmp_path / "run"
     home = {"VANTAGE_HOME": str(tmp_path / "home")}  # the video suite builds its data in the cache
     args = ["--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(turntable), "-q"]
-    res = run_cli("bench", *args, "--real", f"twin={turntable}", "--device", "cpu", env=home)
+    res = run_cli("bench", *args, "--real", f"twin={turntable}", "--device", "cpu", env=home, fresh_process=True)
     assert res.returncode == 0, res.stderr
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "ok" and results["device"] == "cpu"

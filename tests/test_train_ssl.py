@@ -56,6 +56,7 @@ def test_trajectory_loss_reaches_the_weights(triplet_data):
         proj_dim=64,
         hidden_dim=64,
         warmup_epochs=0,
+        backbone_kwargs={"channels": [16, 32, 64, 128]},  # a narrow ResNet-18: the loss, not the width, is tested
     )
     L.seed_everything(0, verbose=False)
     loader = triplet_loader(triplet_data, cfg)
@@ -76,7 +77,14 @@ def test_trajectory_loss_reaches_the_weights(triplet_data):
 
 def test_interrupted_run_resumes_to_the_same_weights(triplet_data, tmp_path):
     cfg = SSLTrainConfig(
-        method="vicreg", traj_weight=0.5, batch_size=36, epochs=2, proj_dim=32, hidden_dim=32, image_size=16
+        method="vicreg",
+        traj_weight=0.5,
+        batch_size=36,
+        epochs=2,
+        proj_dim=32,
+        hidden_dim=32,
+        image_size=16,
+        backbone_kwargs={"channels": [16, 32, 64, 128]},
     )
     straight = torch.load(train_ssl(cfg, triplet_data, tmp_path / "a", progress=False), weights_only=False)
     train_ssl(cfg, triplet_data, tmp_path / "b", progress=False, stop_after=1)  # interrupted after epoch 1

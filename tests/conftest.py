@@ -85,8 +85,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess:
     """Run the real `vantage` command and capture its output: through ``vantage.cli.main`` (its catch-all
     included) in this process, with ``env`` set for the call, or, with ``fresh_process``, as ``python -m vantage``
-    in a new process (for DDP, which starts further processes, and for the real entry point). In-process calls
-    skip an interpreter start with torch, Lightning and timm imports, 10-20 s each on a 2-core machine."""
+    in a new process (for DDP, which starts further processes, and for the real entry point; ``timeout`` applies
+    there). In-process calls skip an interpreter start with torch, Lightning and timm imports, 10-20 s each on a
+    2-core machine."""
     if fresh_process:
         full_env = {**os.environ, **(env or {})}
         return subprocess.run(
@@ -114,18 +115,11 @@ def run_cli(
 
 
 @pytest.fixture
-def vantage_main(capsys, monkeypatch):
-    """Run the real console entry point (``vantage.cli.main``, its catch-all included) in this process, without
-    an interpreter start-up per call: ``vantage_main(*args) -> (exit code, stdout, stderr)``."""
-    from vantage import cli
+def vantage_main():
+    """``vantage_main(*args) -> (exit code, stdout, stderr)``: :func:`run_cli` in this process, as a fixture."""
 
     def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["vantage", *args])
-        cli._STATE["debug"] = False
-        with pytest.raises(SystemExit) as done:
-            cli.main()
-        out = capsys.readouterr()
-        return int(done.value.code or 0), out.out, out.err
+        res = run_cli(*args)
+        return res.returncode, res.stdout, res.stderr
 
     return run

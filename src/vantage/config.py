@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from vantage.errors import VantageError
+
 __all__ = [
     "ConfigError",
     "config_hash",
@@ -22,6 +24,7 @@ __all__ = [
     "load_preset",
     "load_yaml",
     "merge_config",
+    "preset_lineage",
     "preset_names",
     "set_override",
     "to_dict",
@@ -30,7 +33,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(VantageError, ValueError):
     """A config file or value that does not fit its schema; the message names the field."""
 
 
@@ -172,6 +175,13 @@ def load_preset(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[s
     if str(base) in _seen:
         raise ConfigError(f"preset {name_or_path}: `extends` cycle through {base!r}")
     return merge_config(load_preset(base, (*_seen, str(name_or_path))), data)
+
+
+def preset_lineage(name_or_path: str | Path) -> list[str]:
+    """The presets a preset is made of, base first: ``repro`` -> ``["default", "repro"]``; a file counts by its stem."""
+    load_preset(name_or_path)  # refuses cycles and unknown names
+    base = _load_preset_file(name_or_path).get("extends")
+    return [*(preset_lineage(base) if base is not None else []), Path(str(name_or_path)).stem]
 
 
 def _load_preset_file(name_or_path: str | Path) -> dict[str, Any]:

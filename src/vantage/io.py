@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from vantage.errors import VantageError
+
 __all__ = [
     "WriteError",
     "atomic_write_bytes",
@@ -37,7 +39,7 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-class WriteError(OSError):
+class WriteError(VantageError, OSError):
     """A file could not be written (disk full, no permission, ...); the message names the path."""
 
 

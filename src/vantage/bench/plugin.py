@@ -13,7 +13,9 @@ report section. Register one with :func:`register_method` (as timm registers a m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,15 +26,25 @@ from vantage.config import ConfigError, from_dict, to_dict
 from vantage.report import Section
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "METHODS",
+    "REAL_SET_OPTIONS",
     "Claim",
+    "EvalCommand",
     "Evaluation",
     "MethodPlugin",
+    "Option",
     "Settings",
+    "TrainCommand",
     "Trained",
     "Variant",
+    "load_entry_point_methods",
+    "method_preset",
+    "real_sets",
     "register_method",
 ]
+
+ENTRY_POINT_GROUP = "vantage.methods"
 
 
 @dataclass
@@ -47,6 +59,66 @@ class Settings:
         return self.typed[part]
 
 
+@dataclass(frozen=True)
+class Option:
+    """A command option that is not a config field (``name`` is the Python name the plug-in receives)."""
+
+    name: str
+    type: Any
+    default: Any = None  # ... (Ellipsis): the option is required
+    help: str = ""
+    flags: tuple[str, ...] = ()  # spellings (default: --name-with-dashes)
+
+
+REAL_SET_OPTIONS = (
+    Option("coil20", Path | None, None, "COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...)."),
+    Option("no_coil20", bool, False, "Skip COIL-20.", ("--no-coil20",)),
+    Option("real", list[str] | None, None, "A real image set to score, name=folder or folder (repeatable): a "
+           "`vantage data import` output or a turntable folder."),
+)  # fmt: skip
+
+
+def real_sets(values: dict[str, Any]) -> tuple[Path | None, dict[str, Path]]:
+    """(COIL-20 folder or None, {name: folder}) from the ``REAL_SET_OPTIONS`` of a command."""
+    from vantage.bench.context import default_coil20
+    from vantage.bench.output import parse_real
+
+    coil = None if values["no_coil20"] else (values["coil20"] or default_coil20())
+    return coil, parse_real(values["real"])
+
+
+@dataclass(frozen=True)
+class TrainCommand:
+    """``vantage train <name>``: the preset part its config comes from, the function that trains it
+    (``fn(cfg, data, out, progress=, stop_after=, overwrite=, **extras) -> path``) and its default run folder
+    (``runs/<folder>/<run_name formatted with the config's fields>``)."""
+
+    name: str
+    fn: Callable[..., Path]
+    part: str = "train"
+    help: str = ""
+    run_name: str = "seed{seed}"
+    folder: str | None = None
+    flags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # field -> spellings, e.g. trl3d: ("--3dtrl",)
+    extras: tuple[Option, ...] = ()
+    data_help: str = "Dataset folder (default: the preset's cached build)."
+    prints: str = "checkpoint"  # what the closing line names
+
+
+@dataclass(frozen=True)
+class EvalCommand:
+    """``vantage eval <name>``: the preset part its config comes from (None: no config), the options beyond the
+    common ones (what to evaluate is one of them). The plug-in's ``run_eval`` does the work."""
+
+    name: str
+    part: str | None = "eval"
+    help: str = ""
+    flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    extras: tuple[Option, ...] = ()
+    data_help: str = "Dataset folder (default: the preset's cached build)."
+    out_help: str = "JSON file to write (default: print only)."
+
+
 class MethodPlugin:
     """Base class of a method plug-in. Grid methods implement ``variants``, ``train``, ``evaluate`` and
     ``present``; a suite that is not a grid (the data suite) overrides ``run`` instead."""
@@ -57,6 +129,9 @@ class MethodPlugin:
     parts: ClassVar[dict[str, type]] = {}  # sub-section -> config dataclass
     result_dir: ClassVar[str | None] = None  # run folders under <out>/<result_dir> (default: name)
     claims: ClassVar[tuple[Claim, ...]] = ()  # the paper claims its deltas test (the report's findings table)
+    train_commands: ClassVar[tuple[TrainCommand, ...]] = ()  # `vantage train <name>`; the first trains the grid
+    eval_commands: ClassVar[tuple[EvalCommand, ...]] = ()  # `vantage eval <name>`, run by ``run_eval``
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}  # preset name -> the method's section values in it
 
     # --- settings ---------------------------------------------------------------------------------------
 
@@ -86,7 +161,26 @@ class MethodPlugin:
 
     def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
               done: dict[str, Trained]) -> Trained:  # fmt: skip
-        """Train (or resume) one variant and seed into ``run_dir``; ``done`` holds this seed's earlier rows."""
+        """Train (or resume) one variant and seed into ``run_dir``; ``done`` holds this seed's earlier rows.
+        Default: the first train command on the typed ``train`` part with the variant's fields and the seed."""
+        from vantage.io import sha256_file
+
+        spec = next((c for c in self.train_commands if c.part == "train"), None)
+        if spec is None:
+            raise NotImplementedError(f"{self.name}: no train command for the grid; override train()")
+        cfg = dataclasses.replace(s["train"], **v.fields, seed=seed)
+        path = spec.fn(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
+        return Trained(path, sha256_file(path) if Path(path).is_file() else str(path), cfg)
+
+    def train_data(self, spec: TrainCommand, data: Path | None, preset: str) -> Path:
+        """The data ``vantage train <spec.name>`` trains on: ``--data``, else the preset's cached build."""
+        from vantage.data import resolve_data_root
+
+        return resolve_data_root(data, preset)
+
+    def run_eval(self, spec: EvalCommand, cfg: Any, values: dict[str, Any]) -> None:
+        """Run ``vantage eval <spec.name>``: ``cfg`` is the typed eval part (preset, options, --set), ``values``
+        every option by name (data, preset, out, device, quiet and the extras)."""
         raise NotImplementedError
 
     def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:
@@ -144,6 +238,7 @@ class MethodPlugin:
 
 
 METHODS: dict[str, MethodPlugin] = {}
+_LOADED: dict[str, bool] = {"entry_points": False}
 
 
 def register_method(cls: type[MethodPlugin]) -> type[MethodPlugin]:
@@ -152,3 +247,39 @@ def register_method(cls: type[MethodPlugin]) -> type[MethodPlugin]:
         raise ValueError(f"a method named {cls.name!r} is already registered ({type(METHODS[cls.name]).__name__})")
     METHODS[cls.name] = cls()
     return cls
+
+
+def method_preset(preset: str | Path) -> dict[str, Any]:
+    """A preset with every registered method's own values for it (``MethodPlugin.presets``, following
+    ``extends``) under the preset file's sections, so a method package ships its quick / default / paper values
+    without editing a shared YAML."""
+    from vantage.config import load_preset, merge_config, preset_lineage
+
+    config = load_preset(preset)
+    lineage = preset_lineage(preset)
+    for plugin in METHODS.values():
+        own: dict[str, Any] = {}
+        for name in lineage:
+            own = merge_config(own, plugin.presets.get(name, {}))
+        if own and plugin.section:
+            config[plugin.section] = merge_config(own, config.get(plugin.section) or {})
+    return config
+
+
+def load_entry_point_methods() -> list[str]:
+    """Import every method package that declares an entry point in the ``vantage.methods`` group (importing
+    it registers its plug-in); a package that fails to import is named in one line. Returns the names loaded."""
+    from importlib.metadata import entry_points
+
+    if _LOADED["entry_points"]:
+        return []
+    _LOADED["entry_points"] = True
+    names = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:
+            raise ConfigError(f"method package {ep.value!r} (entry point {ep.name!r}) failed to load: "
+                              f"{type(e).__name__}: {e}") from e  # fmt: skip
+        names.append(ep.name)
+    return names

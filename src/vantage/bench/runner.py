@@ -15,8 +15,8 @@ from typing import Any
 import vantage.bench.methods  # noqa: F401  (registers the built-in plug-ins)
 from vantage import __version__
 from vantage.bench.context import BenchContext, default_coil20
-from vantage.bench.plugin import METHODS, Settings
-from vantage.config import ConfigError, load_preset, set_override
+from vantage.bench.plugin import METHODS, Settings, load_entry_point_methods, method_preset
+from vantage.config import ConfigError, set_override
 from vantage.io import atomic_write_json
 from vantage.report import Section, Table, Text, markdown_report, write_report
 
@@ -34,8 +34,9 @@ PRESET_KEYS = ("extends", "data", "video", "bench")  # top-level preset keys tha
 
 
 def get_method(name: str):
-    """The registered plug-in ``name``; a clear error listing the known ones."""
-
+    """The registered plug-in ``name`` (built in, or from a package's entry point); a clear error listing the known
+    ones."""
+    load_entry_point_methods()
     if name not in METHODS:
         raise ConfigError(f"unknown bench suite {name!r}; available: {sorted(METHODS)}")
     return METHODS[name]
@@ -43,7 +44,8 @@ def get_method(name: str):
 
 def method_settings(name: str, preset: str | dict[str, Any]) -> Settings:
     """A method's typed settings from a preset name/path (or an already loaded preset dict)."""
-    config = load_preset(preset) if isinstance(preset, str) else preset
+    load_entry_point_methods()
+    config = method_preset(preset) if isinstance(preset, str) else preset
     return get_method(name).settings(config, f"preset {preset}" if isinstance(preset, str) else "preset")
 
 
@@ -63,6 +65,7 @@ def _place_training(config: dict[str, Any], names: Sequence[str], fields: dict[s
 def check_bench_config(config: dict[str, Any], names: Sequence[str], where: str) -> None:
     """Parse every section the chosen suites read (and refuse unknown preset keys), so a bad value fails
     before any suite runs."""
+    load_entry_point_methods()
     for name in names:
         get_method(name)
     sections = {m.section for m in METHODS.values() if m.section}
@@ -112,6 +115,7 @@ def findings_section(results: dict[str, Any]) -> Section | None:
 def report_sections(results: dict[str, Any], run_dir: Path) -> list[Section]:
     """The findings table, then one report section per suite result, from its plug-in (a failed or unknown
     suite gets a plain one)."""
+    load_entry_point_methods()
     found = findings_section(results)
     sections = [found] if found is not None else []
     for name, res in results.get("suites", {}).items():
@@ -163,7 +167,8 @@ def run_bench(
     """
     from vantage.models import lightning_devices, resolve_device
 
-    config = load_preset(preset)
+    load_entry_point_methods()
+    config = method_preset(preset)
     for o in overrides:
         set_override(config, o)
     names = list(suites or config.get("bench", {}).get("suites", ["data"]))

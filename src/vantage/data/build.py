@@ -33,6 +33,7 @@ from vantage import __version__
 from vantage.config import ConfigError, config_hash, from_dict, load_preset, set_override, to_dict
 from vantage.data.schema import CARD_FILE, CHECKSUM_FILE, METADATA_FILE, DatasetError, ViewRecord
 from vantage.data.views import ViewSetConfig, caption_for, views_for
+from vantage.errors import VantageError
 from vantage.geometry import camera_pose
 from vantage.io import (
     atomic_write_bytes,
@@ -70,7 +71,7 @@ GENERATOR_VERSION = 2
 GROUPS = ("train", "val", "test", "out")
 
 
-class BuildError(RuntimeError):
+class BuildError(VantageError, RuntimeError):
     """An object could not be built or rendered; the message names the object and, for meshes, the file."""
 
 

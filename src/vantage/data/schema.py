@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from vantage.errors import VantageError
+
 __all__ = [
     "CARD_FILE",
     "CHECKSUM_FILE",
@@ -30,7 +32,7 @@ DOMAINS = ("in", "out", "real")
 TRIPLET_POSITIONS = ("L", "C", "R")
 
 
-class DatasetError(ValueError):
+class DatasetError(VantageError, ValueError):
     """A dataset folder or row that breaks the data contract; the message names the file, line and field."""
 
 

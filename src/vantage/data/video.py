@@ -26,8 +26,18 @@ from vantage.geometry import cartesian_to_spherical
 from vantage.io import atomic_write_bytes, atomic_write_json, encode_png, sha256_bytes, vantage_home
 from vantage.render import Background, Camera, Light
 
-__all__ = ["VIDEO_GENERATOR_VERSION", "TrajectoryTask", "VideoConfig", "build_video_dataset", "camera_ids",
-           "load_video_config", "plan_trajectories", "video_dataset_dir", "video_fingerprint"]  # fmt: skip
+__all__ = [
+    "VIDEO_GENERATOR_VERSION",
+    "TrajectoryTask",
+    "VideoConfig",
+    "build_video_dataset",
+    "camera_ids",
+    "load_video_config",
+    "plan_trajectories",
+    "resolve_video_root",
+    "video_dataset_dir",
+    "video_fingerprint",
+]  # fmt: skip
 
 VIDEO_GENERATOR_VERSION = 1
 
@@ -139,6 +149,19 @@ def load_video_config(preset: str, overrides: tuple[str, ...] | list[str] = (), 
 # ------------------------------------------------------------------------------------------ worker side
 
 _WORKER: dict = {}
+
+
+def resolve_video_root(data: str | Path | None, preset: str, section: str = "video") -> Path:
+    """The video dataset a command works on: ``data`` if given, else the preset's ``section`` build; a clear
+    error naming the build command when nothing is there."""
+    from vantage.data.schema import DatasetError
+
+    root = Path(data) if data is not None else video_dataset_dir(load_video_config(preset, section=section))
+    if not (root / "dataset.json").is_file():
+        kind, flag = ("video", "--video") if section == "video" else ("action", "--action")
+        hint = "" if data else f"; run `vantage data build {flag} --preset {preset}` or pass --data"
+        raise DatasetError(f"no built {kind} dataset at {root}{hint}")
+    return root
 
 
 def _init_video_worker(root: str, cfg: VideoConfig, worker: bool = True) -> None:

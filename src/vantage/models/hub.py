@@ -16,13 +16,15 @@ import socket
 from collections.abc import Callable
 from typing import TypeVar
 
+from vantage.errors import VantageError
+
 __all__ = ["PretrainedUnavailable", "hub_reachable", "pretrained_call"]
 
 T = TypeVar("T")
 HUB_HOST = "huggingface.co"
 
 
-class PretrainedUnavailable(RuntimeError):
+class PretrainedUnavailable(VantageError, RuntimeError):
     """Pretrained weights were asked for and cannot be downloaded (no network) or found in the local cache."""
 
 

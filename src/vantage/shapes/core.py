@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
+from vantage.errors import VantageError
+
 __all__ = [
     "CATEGORIES",
     "Builder",
@@ -38,7 +40,7 @@ RED_LIGHT = [(0.9, 0.05, 0.05)]
 WHITE = [(0.95, 0.95, 0.95)]
 
 
-class UnknownCategoryError(KeyError):
+class UnknownCategoryError(VantageError, KeyError):
     """A category name that the shape zoo does not know."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from vantage.errors import VantageError
 from vantage.shapes.core import Part, ShapeObject
 
 __all__ = ["MESH_SUFFIXES", "MeshAsset", "MeshError", "axis_rotation", "load_mesh", "load_taxonomy", "scan_mesh_folder"]
@@ -16,7 +17,7 @@ MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply", ".off", ".stl")
 _DEFAULT_RGB = (0.7, 0.7, 0.7)
 
 
-class MeshError(ValueError):
+class MeshError(VantageError, ValueError):
     """A mesh file or mesh folder that cannot be used; the message names the path."""
 
 

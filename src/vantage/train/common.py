@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from vantage.errors import VantageError
 from vantage.io import WriteError, atomic_write_json, publish, remove_stale_temps, temp_path
 
 __all__ = [
@@ -82,11 +83,11 @@ class RunConfig:
         return "ddp" if self.strategy == "auto" and count > 1 else self.strategy
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(VantageError, RuntimeError):
     """Training produced a NaN or infinite loss; the message names the step and the term."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(VantageError, ValueError):
     """A checkpoint that cannot be used: corrupt, of another command, non-finite, or of another config."""
 
 

@@ -10,13 +10,12 @@ from typing import Any, ClassVar
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import MethodPlugin, Settings, register_method
-from vantage.config import from_dict, to_dict
+from vantage.bench.plugin import EvalCommand, MethodPlugin, Option, Settings, TrainCommand, register_method
+from vantage.config import to_dict
 from vantage.data.video import VideoConfig
 from vantage.eval.action import ActionEvalConfig
-from vantage.io import sha256_file
 from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed
-from vantage.train.action import ActionTrainConfig
+from vantage.train.action import ActionTrainConfig, train_action
 
 __all__ = ["ActionBenchConfig", "ActionMethod"]
 
@@ -79,6 +78,22 @@ class ActionMethod(MethodPlugin):
         Claim("TimeSformer +3DTRL improved: cross-subject top-1",
               ("TimeSformer +3DTRL improved [cross-subject]", "top1"), "+0.4 (Smarthome CS)"),
     )  # fmt: skip
+    train_commands = (
+        TrainCommand("action", train_action, run_name="{arch}-{trl3d}-{protocol}-seed{seed}",
+                     flags={"trl3d": ("--3dtrl",)},
+                     help="Action recognition: a video classifier (+3DTRL) trained on the training side of a "
+                     "cross-view or cross-subject protocol (settings: the preset's action.train, then these "
+                     "options).", data_help="A built action dataset (default: the preset's)."),
+    )  # fmt: skip
+    eval_commands = (
+        EvalCommand("action", help="Top-1 and mean per-class accuracy on the test side of the checkpoint's protocol, "
+                    "per test camera (with its angle from the nearest training camera) and per actor.",
+                    flags={"clips_per_sequence": ("--clips",)},
+                    data_help="A built action dataset (default: the preset's).", extras=(
+            Option("checkpoint", Path, ..., "A `vantage train action` checkpoint."),
+            Option("figure", Path | None, None, "PNG: accuracy per test camera vs its angle to the nearest "
+                   "training camera."))),
+    )  # fmt: skip
 
     def dataset(self, ctx: BenchContext, s: Settings) -> Path:
         """Build or reuse the preset's action videos (its ``action.data`` section)."""
@@ -99,13 +114,35 @@ class ActionMethod(MethodPlugin):
                 rows.append(Variant(_name(v, p), f"{v}-{p}", fields, None if trl == "none" else base))
         return rows
 
-    def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
-              done: dict[str, Trained]) -> Trained:  # fmt: skip
-        from vantage.train.action import train_action
+    def run_eval(self, spec: EvalCommand, cfg: ActionEvalConfig, values: dict[str, Any]) -> None:
+        from vantage.bench.output import print_and_save
+        from vantage.data.actions import camera_distances
+        from vantage.data.video import resolve_video_root
+        from vantage.eval.action import evaluate_action
+        from vantage.models import resolve_device
+        from vantage.train.action import action_data, load_action_model
 
-        cfg = from_dict(ActionTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
-        ckpt = train_action(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
-        return Trained(ckpt, sha256_file(ckpt), cfg)
+        ckpt, figure = values["checkpoint"], values["figure"]
+        dev = resolve_device(values["device"])
+        module, mcfg = load_action_model(ckpt)
+        module.to(dev)
+        root = resolve_video_root(values["data"], values["preset"], "action.data")
+        test = action_data(root, mcfg, "test", cfg.clips_per_sequence)
+        res = evaluate_action(module, test, camera_distances(test.split), cfg, module.classes)
+        if figure is not None:
+            from vantage.report import accuracy_vs_distance
+
+            points = {c: (v["distance_deg"], v["top1"], 0.0) for c, v in res["per_camera"].items()}
+            accuracy_vs_distance({ckpt.parent.parent.name: points}, figure, f"{mcfg.protocol} test cameras")
+        shown = {k: res[k] for k in ("top1", "mean_class", "clips", "per_camera", "per_actor")}
+        print_and_save(shown, values["out"], {"checkpoint": str(ckpt), "protocol": mcfg.protocol, **res})
+        if figure is not None:
+            print(f"wrote {figure}")
+
+    def train_data(self, spec: TrainCommand, data: Path | None, preset: str) -> Path:
+        from vantage.data.video import resolve_video_root
+
+        return resolve_video_root(data, preset, "action.data")
 
     def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:
         return {"eval": to_dict(s["eval"]), "seed": seed}

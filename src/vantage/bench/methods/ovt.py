@@ -4,6 +4,7 @@ improved, LoRA-only and full fine-tuning from it, each scored by the zero-shot v
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +15,21 @@ import numpy as np
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import MethodPlugin, Settings, register_method
-from vantage.config import config_hash, from_dict, to_dict
+from vantage.bench.plugin import (
+    REAL_SET_OPTIONS,
+    EvalCommand,
+    MethodPlugin,
+    Option,
+    Settings,
+    TrainCommand,
+    real_sets,
+    register_method,
+)
+from vantage.config import config_hash, to_dict
 from vantage.eval.zeroshot import ZEROSHOT_COLUMNS, ZeroShotConfig, zeroshot_table_rows
 from vantage.io import sha256_file
 from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std
-from vantage.train.clip import CLIP_VARIANTS, ClipTrainConfig, OVTTrainConfig
+from vantage.train.clip import CLIP_VARIANTS, ClipTrainConfig, OVTTrainConfig, train_clip, train_ovt
 
 __all__ = ["OVTBenchConfig", "OVTMethod"]
 
@@ -64,22 +74,62 @@ class OVTMethod(MethodPlugin):
         Claim("OVT faithful: zero-shot top-1 under 2D shift", ("faithful", "groups", "2d_shift"),
               "-2.6 (B/32, 2D-OOD average)", increase=False),
     )  # fmt: skip
+    train_commands = (
+        TrainCommand("ovt", train_ovt, run_name="{variant}-seed{seed}", prints="model",
+                     help="Omniview-Tuning: LoRA + VIFormer with the minimax cross-viewpoint alignment (settings: the "
+                     "preset's ovt.train, then these options); exports <out>/model.",
+                     data_help="A built dataset or an MVCap metadata.json (multi-view).",
+                     extras=(Option("clean", Path | None, None, "MVCap metadata.json of clean pairs (default: the "
+                                    "dataset's canonical views)."),)),
+        TrainCommand("clip", train_clip, part="base", run_name="base-seed{seed}", prints="model",
+                     help="Train a base CLIP on image-caption pairs (by default the near-front canonical views only, "
+                     "so that it has the viewpoint bias OVT is meant to fix); exports an open_clip folder "
+                     "<out>/model.", data_help="A built dataset or an MVCap metadata.json."),
+    )  # fmt: skip
+    eval_commands = (
+        EvalCommand("zeroshot", help="Zero-shot top-1/top-5 on held-out objects: clean, 2D-shifted, unseen poses, "
+                    "worst view; cross-azimuth retrieval on COIL-20 and every --real set.", extras=(
+            Option("model", str, ..., "A saved folder (vantage train clip/ovt), open_clip name or config."),
+            Option("pretrained", str | None, None, "With an open_clip name: tag or checkpoint file."),
+            Option("image_size", int | None, None, "Evaluate at this input size.", ("--image-size",)),
+            *REAL_SET_OPTIONS)),
+    )  # fmt: skip
 
     def variants(self, s: Settings) -> list[Variant]:
         return [Variant("base", "base"), *(Variant(v, v, {"variant": v}, baseline="base") for v in s["bench"].variants)]
 
     def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
               done: dict[str, Trained]) -> Trained:  # fmt: skip
-        from vantage.train.clip import train_clip, train_ovt
-
         if v.name == "base":
-            cfg = from_dict(ClipTrainConfig, {**s.raw["base"], "seed": seed}, "ovt.base")
+            cfg = dataclasses.replace(s["base"], seed=seed)
             model_dir = train_clip(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
         else:
-            fields = {**s.raw["train"], **v.fields, "seed": seed, "base": str(done["base"].path)}
-            cfg = from_dict(OVTTrainConfig, fields, f"ovt.train ({v.name})")
+            cfg = dataclasses.replace(s["train"], **v.fields, seed=seed, base=str(done["base"].path))
             model_dir = train_ovt(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
         return Trained(model_dir, _model_ident(model_dir), cfg)
+
+    def run_eval(self, spec: EvalCommand, cfg: ZeroShotConfig, values: dict[str, Any]) -> None:
+        from vantage.bench.output import print_and_save
+        from vantage.data import resolve_data_root
+        from vantage.eval.zeroshot import load_zeroshot_data, zeroshot_benchmark
+        from vantage.models import resolve_device
+        from vantage.models.clip import get_clip_tokenizer, load_clip
+
+        model, pretrained = values["model"], values["pretrained"]
+        dev = resolve_device(values["device"])
+        clip, model_cfg = load_clip(model, pretrained, values["image_size"])
+        clip.to(dev)
+        coil, real = real_sets(values)
+        root = resolve_data_root(values["data"], values["preset"], need_card=False)
+        eval_data = load_zeroshot_data(root, model_cfg["vision_cfg"]["image_size"], cfg, coil, real=real)
+        result = zeroshot_benchmark(clip, get_clip_tokenizer(model), eval_data, cfg)
+        record = {"model": model, "pretrained": pretrained, "config": to_dict(cfg), **result}
+        print_and_save({"sets": result["sets"], "groups": result["groups"]}, values["out"], record, digits=2)
+
+    def train_data(self, spec: TrainCommand, data: Path | None, preset: str) -> Path:
+        from vantage.data import resolve_data_root
+
+        return resolve_data_root(data, preset, need_card=False)
 
     def eval_key(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained) -> dict[str, Any]:
         return {"eval": to_dict(s["eval"]), **ctx.real_key()}

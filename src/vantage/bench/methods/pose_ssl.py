@@ -13,13 +13,21 @@ import numpy as np
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import MethodPlugin, Settings, register_method
-from vantage.config import config_hash, from_dict, to_dict
+from vantage.bench.plugin import (
+    REAL_SET_OPTIONS,
+    EvalCommand,
+    MethodPlugin,
+    Option,
+    Settings,
+    TrainCommand,
+    real_sets,
+    register_method,
+)
+from vantage.config import config_hash, to_dict
 from vantage.eval.metrics import POSE_METRICS, lookup, variant_table_rows
 from vantage.eval.pose_ssl import PoseEvalConfig
-from vantage.io import sha256_file
 from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed, mean_of
-from vantage.train.ssl import SSLTrainConfig
+from vantage.train.ssl import SSLTrainConfig, train_ssl
 
 __all__ = ["PoseSSLBenchConfig", "PoseSSLMethod"]
 
@@ -65,6 +73,22 @@ class PoseSSLMethod(MethodPlugin):
         Claim("VICReg + trajectory loss: absolute pose at unseen poses (conv3)",
               ("traj_minus_plain", "vicreg+traj0.1", "conv3", "abs unseen-pose acc@30"), "+3"),
     )  # fmt: skip
+    train_commands = (
+        TrainCommand("ssl", train_ssl, run_name="{method}-traj{traj_weight:g}-seed{seed}",
+                     help="Pose-aware SSL on the triplet view set (settings: the preset's ssl.train, then these "
+                     "options)."),
+    )  # fmt: skip
+    eval_commands = (
+        EvalCommand("pose-ssl", help="The semantic + pose benchmark (semantics, absolute and relative pose in four "
+                    "scenarios, COIL-20).", out_help="Output folder (default: <checkpoint run>/eval).", extras=(
+            Option("checkpoint", Path | None, None, "A `vantage train ssl` checkpoint, or with --model a state dict."),
+            Option("model", str | None, None, "A timm model name (your own encoder) instead of an SSL run."),
+            Option("pretrained", bool, False, "With --model: timm's pretrained weights (needs the hub).",
+                   ("--pretrained/--no-pretrained",)),
+            Option("stem", str, "timm", "With --model, ResNets: timm | cifar | cifar_pool."),
+            Option("taps", str | None, None, "Comma-separated taps (default from config), e.g. pooled,conv3."),
+            *REAL_SET_OPTIONS)),
+    )  # fmt: skip
 
     def variants(self, s: Settings) -> list[Variant]:
         cfg: PoseSSLBenchConfig = s["bench"]
@@ -79,18 +103,60 @@ class PoseSSLMethod(MethodPlugin):
             rows.append(Variant("random-init", "random-init", {"method": "vicreg", "traj_weight": 0.0}))
         return rows
 
-    def _config(self, s: Settings, v: Variant, seed: int) -> SSLTrainConfig:
-        return from_dict(SSLTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
-
     def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
               done: dict[str, Trained]) -> Trained:  # fmt: skip
-        from vantage.train import train_ssl
-
-        cfg = self._config(s, v, seed)
         if v.name == "random-init":
+            cfg = dataclasses.replace(s["train"], **v.fields, seed=seed)
             return Trained(None, f"random-init:{config_hash(to_dict(cfg))}", cfg)
-        ckpt = train_ssl(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
-        return Trained(ckpt, sha256_file(ckpt), cfg)
+        return super().train(ctx, s, v, seed, run_dir, root, done)
+
+    def run_eval(self, spec: EvalCommand, cfg: PoseEvalConfig, values: dict[str, Any]) -> None:
+        import json
+
+        from vantage.bench.output import rounded
+        from vantage.config import ConfigError
+        from vantage.data import load_card, resolve_data_root
+        from vantage.eval import eval_image_size, evaluate_pose_ssl, load_pose_eval_data, pose_table_markdown
+        from vantage.io import atomic_write_json
+        from vantage.models import FeatureExtractor, create_backbone, resolve_device
+        from vantage.train import load_ssl_extractor
+
+        checkpoint, model, quiet = values["checkpoint"], values["model"], values["quiet"]
+        dev = resolve_device(values["device"])
+        if checkpoint is None and model is None:
+            raise ConfigError("give --checkpoint (a `vantage train ssl` run) or --model (a timm model name)")
+        if values["taps"]:
+            cfg.taps = [t.strip() for t in values["taps"].split(",") if t.strip()]
+        if model is None:
+            extractor, train_cfg = load_ssl_extractor(checkpoint)
+            trained_size = train_cfg.image_size
+        else:
+            backbone = create_backbone(model, values["pretrained"], checkpoint, stem=values["stem"])
+            extractor, trained_size = FeatureExtractor(backbone).eval(), None
+        root = resolve_data_root(values["data"], values["preset"])
+        cfg.image_size = eval_image_size(cfg.image_size, trained_size, load_card(root).get("image_size", 224))
+        coil, real = real_sets(values)
+        eval_data = load_pose_eval_data(root, cfg, coil, progress=not quiet, real=real)
+        result = evaluate_pose_ssl(extractor.to(dev), eval_data, cfg, progress=not quiet)
+        if model is None:
+            default_dest = checkpoint.parent.parent / "eval"
+        else:  # one folder per encoder, so a second model does not overwrite the first
+            weights = "pretrained" if values["pretrained"] else checkpoint.stem if checkpoint is not None else "random"
+            default_dest = Path("runs") / "eval" / f"{model.replace('/', '_')}-{weights}"
+        dest = values["out"] or default_dest
+        dest.mkdir(parents=True, exist_ok=True)
+        record = {"checkpoint": str(checkpoint) if checkpoint else None, "model": model, "data": str(root),
+                  "coil20": str(coil) if coil else None, "real": {k: str(v) for k, v in eval_data.real.items()},
+                  "skipped": eval_data.skipped, "config": to_dict(cfg), "table": result.table,
+                  "seconds": result.seconds}  # fmt: skip
+        atomic_write_json(dest / "pose_ssl.json", record)
+        print(pose_table_markdown(result.table))
+        for name in eval_data.real:
+            for tap, t in result.table.items():
+                if name in t:
+                    scores = rounded(t[name]["relative_azimuth"], 2)
+                    print(f"real set {name} ({tap}): relative azimuth {json.dumps(scores)}")
+        print(f"seconds: {result.seconds}\nwrote {dest / 'pose_ssl.json'}")
 
     def _eval_config(self, s: Settings, seed: int, trained: Trained) -> PoseEvalConfig:
         from vantage.eval import eval_image_size

@@ -13,11 +13,18 @@ import numpy as np
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import MethodPlugin, Settings, register_method
-from vantage.config import from_dict, to_dict
-from vantage.io import sha256_file
+from vantage.bench.plugin import (
+    REAL_SET_OPTIONS,
+    EvalCommand,
+    MethodPlugin,
+    Option,
+    Settings,
+    TrainCommand,
+    register_method,
+)
+from vantage.config import to_dict
 from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed
-from vantage.train.classify import ClassifyTrainConfig
+from vantage.train.classify import ClassifyTrainConfig, train_classify
 
 __all__ = ["TRLBenchConfig", "TRLMethod"]
 
@@ -58,18 +65,69 @@ class TRLMethod(MethodPlugin):
         Claim("+3DTRL improved: top-1 at unseen poses", ("+3DTRL improved", "top1", "unseen_poses"),
               "(the paper's thesis; no multi-view number)"),
     )  # fmt: skip
+    train_commands = (
+        TrainCommand("classify", train_classify, run_name="{trl3d}-seed{seed}", flags={"trl3d": ("--3dtrl",)},
+                     help="Supervised classification on a restricted view range, optionally with 3DTRL (settings: "
+                     "the preset's trl3d.train, then these options).",
+                     data_help="A built dataset or an ImageFolder with train/ (default: the preset's build)."),
+    )  # fmt: skip
+    eval_commands = (
+        EvalCommand("classify", part=None, help="Top-1 on held-out objects at the training views, at unseen poses "
+                    "(Fib(100)) and under perspective warps; on an ImageFolder (--data with val/ or test/ class "
+                    "folders), top-1 per split; on every --real set whose categories are the model's classes, top-1 "
+                    "overall and per azimuth bin.", extras=(
+            Option("checkpoint", Path, ..., "A `vantage train classify` checkpoint."),
+            Option("distortion", float, 0.5, "Perspective-warp strength (torchvision distortion_scale)."),
+            Option("seed", int, 0, "Seed of the perspective warps."),
+            REAL_SET_OPTIONS[2])),
+        EvalCommand("depth", part=None, help="Per-image Spearman correlation of 3DTRL token depth with rendered "
+                    "depth, averaged over test images.", extras=(
+            Option("checkpoint", Path, ..., "A `vantage train classify --3dtrl ...` checkpoint."),
+            Option("max_images", int, 500, "Test images to score (0: all with depth)."),
+            Option("min_foreground", float, 0.5, "Score a token cell if the object covers at least this fraction "
+                   "of it."))),
+    )  # fmt: skip
 
     def variants(self, s: Settings) -> list[Variant]:
         base = VARIANT_NAMES["none"] if "none" in s["bench"].variants else None
         return [Variant(VARIANT_NAMES[v], v, {"trl3d": v}, None if v == "none" else base) for v in s["bench"].variants]
 
-    def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
-              done: dict[str, Trained]) -> Trained:  # fmt: skip
-        from vantage.train.classify import train_classify
+    def run_eval(self, spec: EvalCommand, cfg: Any, values: dict[str, Any]) -> None:
+        from vantage.bench.output import parse_real, print_and_save
+        from vantage.data import resolve_data_root
+        from vantage.eval import (
+            evaluate_classifier,
+            evaluate_imagefolder,
+            evaluate_pseudo_depth,
+            evaluate_real_classification,
+        )
+        from vantage.models import resolve_device
+        from vantage.train import load_classifier, train_view_filter
 
-        cfg = from_dict(ClassifyTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
-        ckpt = train_classify(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
-        return Trained(ckpt, sha256_file(ckpt), cfg)
+        data, ckpt = values["data"], values["checkpoint"]
+        dev = resolve_device(values["device"])
+        model, mcfg, classes = load_classifier(ckpt)
+        model.to(dev)
+        root = resolve_data_root(data, values["preset"], need_card=data is None)
+        if spec.name == "depth":
+            res = evaluate_pseudo_depth(model, root, mcfg.image_size, max_images=values["max_images"] or None,
+                                        min_foreground=values["min_foreground"])  # fmt: skip
+        else:
+            real = parse_real(values["real"])
+            if (root / "dataset.json").is_file():
+                ev = evaluate_classifier(model, root, classes, mcfg.image_size, mcfg.train_view_set,
+                                         train_view_filter(mcfg), values["distortion"], values["seed"])  # fmt: skip
+                res = {"top1": ev.top1, "n": ev.n}
+            else:
+                res = evaluate_imagefolder(model, root, classes, mcfg.image_size)
+            if real:
+                res["real"] = evaluate_real_classification(model, real, classes, mcfg.image_size)
+        print_and_save(res, values["out"], {"checkpoint": str(ckpt), "data": str(root), **res})
+
+    def train_data(self, spec: TrainCommand, data: Path | None, preset: str) -> Path:
+        from vantage.data import resolve_data_root
+
+        return resolve_data_root(data, preset, need_card=False)
 
     def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,
                  root: Path) -> Evaluation:  # fmt: skip

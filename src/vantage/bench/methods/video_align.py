@@ -13,12 +13,11 @@ import numpy as np
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import MethodPlugin, Settings, register_method
+from vantage.bench.plugin import EvalCommand, MethodPlugin, Option, Settings, TrainCommand, register_method
 from vantage.config import from_dict, to_dict
 from vantage.eval.align import GROUPS, AlignEvalConfig
-from vantage.io import sha256_file
 from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed
-from vantage.train.align import ALIGN_OBJECTIVES, AlignTrainConfig
+from vantage.train.align import ALIGN_OBJECTIVES, AlignTrainConfig, train_align
 
 __all__ = ["AlignBenchConfig", "VideoAlignMethod"]
 
@@ -78,6 +77,21 @@ class VideoAlignMethod(MethodPlugin):
         Claim("+3DTRL improved: first-/third-person alignment error, unseen cameras",
               ("+3DTRL improved", "groups", "fpv_tpv/unseen", "align_err"), "-0.114 (Pick)", False, 3),
     )  # fmt: skip
+    train_commands = (
+        TrainCommand("align", train_align, run_name="{trl3d}-{objective}-seed{seed}", flags={"trl3d": ("--3dtrl",)},
+                     help="Multi-view time-contrastive training of a per-frame encoder (+3DTRL) on the first-person "
+                     "and seen third-person cameras of a video dataset (settings: the preset's align.train, then "
+                     "these options).", data_help="A built video dataset (default: the preset's)."),
+    )  # fmt: skip
+    eval_commands = (
+        EvalCommand("align", help="Alignment error, cycle error and Kendall's tau (reference and tau-b) over every "
+                    "camera pair of the held-out trajectories, for first-/third-person and third-/third-person pairs, "
+                    "seen and unseen cameras; phase classification and progression probes; with 3DTRL, the "
+                    "camera-head diagnostic.", data_help="A built video dataset (default: the preset's).", extras=(
+            Option("checkpoint", Path, ..., "A `vantage train align` checkpoint."),
+            Option("figure", Path | None, None, "PNG: first-person query frames and the third-person frames "
+                   "retrieved."))),
+    )  # fmt: skip
 
     def dataset(self, ctx: BenchContext, s: Settings) -> Path:
         """Build or reuse the preset's video data (its ``video`` section)."""
@@ -103,13 +117,36 @@ class VideoAlignMethod(MethodPlugin):
                 rows.append(Variant(_name(v, f, many), f"{v}-f{f:g}", fields, None if v == "none" else base))
         return rows
 
-    def train(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, run_dir: Path, root: Path,
-              done: dict[str, Trained]) -> Trained:  # fmt: skip
-        from vantage.train.align import train_align
+    def run_eval(self, spec: EvalCommand, cfg: AlignEvalConfig, values: dict[str, Any]) -> None:
+        from vantage.bench.output import print_and_save
+        from vantage.data.video import resolve_video_root
+        from vantage.eval.align import evaluate_alignment, retrieval_panels
+        from vantage.models import find_3dtrl, resolve_device
+        from vantage.train.align import load_align_encoder
 
-        cfg = from_dict(AlignTrainConfig, {**s.raw["train"], **v.fields, "seed": seed}, v.name)
-        ckpt = train_align(cfg, root, run_dir, progress=ctx.progress, overwrite=ctx.overwrite)
-        return Trained(ckpt, sha256_file(ckpt), cfg)
+        ckpt, figure = values["checkpoint"], values["figure"]
+        dev = resolve_device(values["device"])
+        module, mcfg = load_align_encoder(ckpt)
+        module.to(dev)
+        trl = find_3dtrl(module.encoder) if mcfg.trl3d != "none" else None
+        root = resolve_video_root(values["data"], values["preset"])
+        res = evaluate_alignment(module.embed, root, mcfg.image_size, cfg, trl, dev)
+        if figure is not None and "retrieval" in res:
+            from vantage.report import retrieval_strip
+
+            e = res["retrieval"]
+            query, rows, titles = retrieval_panels(root, {ckpt.parent.parent.name: e})
+            retrieval_strip(query, rows, figure, titles, f"{e['sequence_id']}: {e['query']} query -> nearest "
+                            f"{e['target']} frame")  # fmt: skip
+        shown = {k: v for k, v in res.items() if k != "retrieval"}
+        print_and_save(shown, values["out"], {"checkpoint": str(ckpt), **res})
+        if figure is not None:
+            print(f"wrote {figure}")
+
+    def train_data(self, spec: TrainCommand, data: Path | None, preset: str) -> Path:
+        from vantage.data.video import resolve_video_root
+
+        return resolve_video_root(data, preset)
 
     def evaluate(self, ctx: BenchContext, s: Settings, v: Variant, seed: int, trained: Trained,
                  root: Path) -> Evaluation:  # fmt: skip

@@ -32,14 +32,6 @@ class _MethodGroup(TyperGroup):
         return super().get_command(ctx, name) or self._generated().get(name)
 
 
-class _TrainGroup(_MethodGroup):
-    kind = "train"
-
-
-class _EvalGroup(_MethodGroup):
-    kind = "eval"
-
-
 app = typer.Typer(
     help="vantage: learn and measure viewpoint-robust visual representations.",
     no_args_is_help=True,
@@ -51,24 +43,20 @@ app.add_typer(data_app, name="data")
 train_app = typer.Typer(
     help="Train a method's model (one command per method; options from its config).",
     no_args_is_help=True,
-    cls=_TrainGroup,
+    cls=type("_TrainGroup", (_MethodGroup,), {"kind": "train"}),
 )
 app.add_typer(train_app, name="train")
+eval_app = typer.Typer(
+    help="Evaluate a trained model or any encoder (one command per method, plus `encoder` report cards).",
+    no_args_is_help=True,
+    cls=type("_EvalGroup", (_MethodGroup,), {"kind": "eval"}),
+)
+app.add_typer(eval_app, name="eval")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
-
-
-def _parse_shard(shard: str) -> tuple[int, int]:
-    try:
-        i, n = (int(x) for x in shard.split("/"))
-    except ValueError:
-        raise _fail(f"--shard must look like i/n (e.g. 0/4), got {shard!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise _fail(f"--shard i/n needs 0 <= i < n, got {shard!r}")
-    return i, n
 
 
 def _version(value: bool) -> None:
@@ -105,6 +93,7 @@ RealOpt = Annotated[
 OverwriteRunOpt = Annotated[
     bool, typer.Option(help="Discard a run in --out that was trained with another config (or is corrupt).")
 ]
+Coil20Opt = Annotated[Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")]
 
 
 @data_app.command("build")
@@ -123,7 +112,7 @@ def data_build(
     quiet: QuietOpt = False,
 ) -> None:
     """Render a multi-view dataset (resumable: re-run the same command after an interruption)."""
-    from vantage.data import build_dataset, dataset_dir, load_build_config
+    from vantage.data import build_dataset, dataset_dir, load_build_config, parse_shard
 
     if video or action:
         from vantage.data.video import build_video_dataset, load_video_config
@@ -131,7 +120,7 @@ def data_build(
         if meshes or (video and action):
             raise typer.BadParameter("give one of --video, --action, --meshes")
         cfg = load_video_config(preset, list(overrides or []), "action.data" if action else "video")
-        res = build_video_dataset(cfg, out, workers, _parse_shard(shard), overwrite, progress=not quiet)
+        res = build_video_dataset(cfg, out, workers, parse_shard(shard), overwrite, progress=not quiet)
     else:
         # your meshes: categories come from the folder names (the preset's zoo lists do not apply) unless --set
         mesh_ovr = [f"meshes.root={meshes}", "in_domain=[]", "out_of_domain=[]"] if meshes else []
@@ -139,7 +128,7 @@ def data_build(
         cfg = load_build_config(preset, ovr)
         root = out or dataset_dir(cfg)
         res = build_dataset(
-            cfg, root, workers=workers, shard=_parse_shard(shard), overwrite=overwrite, progress=not quiet
+            cfg, root, workers=workers, shard=parse_shard(shard), overwrite=overwrite, progress=not quiet
         )
     state = "complete" if res.complete else "partial (other shards pending)"
     unit = "trajectories" if video or action else "objects"
@@ -197,21 +186,10 @@ def data_preview_video(
 @data_app.command("info")
 def data_info(root: Path, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Summarise a built dataset: counts by split, domain, view set and category."""
-    from vantage.data import summarize
+    from vantage.data import summarize, summary_text
 
     s = summarize(root)
-    if as_json:
-        typer.echo(json.dumps(s, indent=2))
-        return
-    typer.echo(
-        f"{s['name']} at {s['root']}\n  {s['images']} images of {s['image_size']} px; manifest {s['manifest_hash']}"
-    )
-    for key in ("objects", "by_split", "by_domain", "by_view_set"):
-        typer.echo(f"  {key}: " + ", ".join(f"{k}={v}" for k, v in s[key].items()))
-    typer.echo(
-        f"  categories in: {', '.join(s['categories']['in'])}\n  categories out: {', '.join(s['categories']['out'])}"
-    )
-    typer.echo(f"  with depth: {s['with_depth']}, with mask: {s['with_mask']}")
+    typer.echo(json.dumps(s, indent=2) if as_json else summary_text(s))
 
 
 @data_app.command("verify")
@@ -248,24 +226,6 @@ def data_preview(
     typer.echo(f"wrote {path}")
 
 
-eval_app = typer.Typer(
-    help="Evaluate frozen encoders: the semantic + pose benchmark, viewpoint-shift classification, zero-shot.",
-    no_args_is_help=True,
-    cls=_EvalGroup,
-)
-app.add_typer(eval_app, name="eval")
-
-
-
-
-
-
-
-
-
-
-
-
 @data_app.command("captions")
 def data_captions(
     root: Path,
@@ -288,14 +248,6 @@ def data_captions(
     typer.echo(f"wrote {path} ({len(json.loads(path.read_text()))} rows)")
 
 
-
-
-
-
-
-
-
-
 @eval_app.command("encoder")
 def eval_encoder_cmd(
     encoders: Annotated[
@@ -309,9 +261,7 @@ def eval_encoder_cmd(
     data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the preset's cached build).")] = None,
     preset: PresetOpt = "default",
     taps: Annotated[str | None, typer.Option(help="Taps of timm models / checkpoints, e.g. pooled,conv3.")] = None,
-    coil20: Annotated[
-        Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
-    ] = None,
+    coil20: Coil20Opt = None,
     no_coil20: Annotated[bool, typer.Option("--no-coil20", help="Skip COIL-20.")] = False,
     real: RealOpt = None,
     out: Annotated[
@@ -341,8 +291,6 @@ def eval_encoder_cmd(
     typer.echo(f"cards: {out}/<encoder>/card.html\nleaderboard: {out / 'leaderboard.html'}")
 
 
-
-
 @app.command("bench")
 def bench(
     preset: PresetOpt = "default",
@@ -357,9 +305,7 @@ def bench(
         list[str] | None, typer.Option("--suite", help="Run only these suites (repeatable; default: the preset's).")
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Dataset folder to build/reuse (default: cache).")] = None,
-    coil20: Annotated[
-        Path | None, typer.Option(help="COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...).")
-    ] = None,
+    coil20: Coil20Opt = None,
     workers: Annotated[int | None, typer.Option(help="Render processes (default: all cores).")] = None,
     real: RealOpt = None,
     device: Annotated[
@@ -369,16 +315,12 @@ def bench(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """The main job: build or reuse the preset's data, run its suites, write results.json and report.html."""
-    from vantage.bench import parse_real, run_bench
+    from vantage.bench import bench_summary, parse_real, run_bench
 
     run_dir, results = run_bench(preset, out, overrides or [], data, coil20, workers, progress=not quiet,
                                  suites=suites, overwrite=overwrite, real=parse_real(real),
                                  device=device)  # fmt: skip
-    for name, res in results["suites"].items():
-        state = "failed: " + res["error"] if res.get("error") else ("ok" if res.get("ok", True) else "problems")
-        typer.echo(f"  suite {name}: {state} ({res['seconds']} s)")
-    typer.echo(f"  total: {sum(r['seconds'] for r in results['suites'].values()):.0f} s")
-    typer.echo(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'report.html'}")
+    typer.echo(bench_summary(run_dir, results))
     if results["status"] != "ok":
         raise _fail("some suites failed; see the report")
 

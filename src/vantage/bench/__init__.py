@@ -20,6 +20,7 @@ from vantage.bench.plugin import (
 )
 from vantage.bench.report_card import Encoder, report_cards, resolve_encoder
 from vantage.bench.runner import (
+    bench_summary,
     check_bench_config,
     get_method,
     machine_info,
@@ -45,6 +46,7 @@ __all__ = [
     "TrainCommand",
     "Trained",
     "Variant",
+    "bench_summary",
     "cached_evaluation",
     "check_bench_config",
     "command_config",

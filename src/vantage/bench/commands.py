@@ -51,12 +51,15 @@ def _option_type(tp: Any) -> tuple[Any, bool] | None:
     return None
 
 
-def config_options(cls: type, flags: dict[str, tuple[str, ...]] | None = None) -> list[inspect.Parameter]:
-    """One keyword parameter (default None: the preset's value) per scalar field of ``cls``, typer-annotated."""
+def config_options(cls: type, flags: dict[str, tuple[str, ...]] | None = None,
+                   skip: tuple[Option, ...] = ()) -> list[inspect.Parameter]:  # fmt: skip
+    """One keyword parameter (default None: the preset's value) per scalar field of ``cls`` that no extra option
+    in ``skip`` already names, typer-annotated."""
+    taken = {o.name for o in skip}
     hints, helps, params = typing.get_type_hints(cls), field_help(cls), []
     for f in dataclasses.fields(cls):
         kind = _option_type(hints[f.name])
-        if not f.init or kind is None:
+        if not f.init or kind is None or f.name in taken:
             continue
         tp, _ = kind
         default = f.default if f.default is not dataclasses.MISSING else None
@@ -94,9 +97,9 @@ def _given(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     """The options of ``cls``'s fields that were given on the command line (YAML-parsed where the type asks)."""
     hints, out = typing.get_type_hints(cls), {}
     for f in dataclasses.fields(cls):
-        if f.name in values and values[f.name] is not None:
-            kind = _option_type(hints[f.name])
-            out[f.name] = yaml.safe_load(values[f.name]) if kind and kind[1] else values[f.name]
+        kind = _option_type(hints[f.name])  # None: not an option of the command (an extra may share the name)
+        if kind is not None and values.get(f.name) is not None:
+            out[f.name] = yaml.safe_load(values[f.name]) if kind[1] else values[f.name]
     return out
 
 
@@ -112,7 +115,7 @@ def command_config(
     """A config for one command: the preset's ``<section>.<part>``, then the options given, then ``--set``."""
     config = method_preset(preset) if isinstance(preset, str) else preset
     fields = dict(((config.get(section, {}) or {}).get(part, {}) or {}) if section else {})
-    fields.update(_given(cls, values))
+    fields.update(_given(cls, values))  # callers pass only the values of config options
     for o in overrides or []:
         set_override(fields, o)
     return from_dict(cls, fields, where)
@@ -141,8 +144,9 @@ def _train_command(plugin: Any, spec: TrainCommand) -> Callable[..., None]:
     folder = spec.folder or spec.name
 
     def body(values: dict[str, Any]) -> None:
+        own = {k: v for k, v in values.items() if k not in {o.name for o in spec.extras}}
         cfg = command_config(
-            cls, values["preset"], plugin.section, spec.part, values, values["overrides"], f"train {spec.name}"
+            cls, values["preset"], plugin.section, spec.part, own, values["overrides"], f"train {spec.name}"
         )
         root = plugin.train_data(spec, values["data"], values["preset"])
         run = values["out"] or Path("runs") / folder / spec.run_name.format(**to_dict(cfg))
@@ -159,7 +163,7 @@ def _train_command(plugin: Any, spec: TrainCommand) -> Callable[..., None]:
         _echo_once(f"{spec.prints}: {path}")
 
     params = [
-        *config_options(cls, spec.flags),
+        *config_options(cls, spec.flags, spec.extras),
         *_extras(spec.extras),
         *_common(
             spec.data_help,
@@ -187,20 +191,30 @@ def _eval_command(plugin: Any, spec: EvalCommand) -> Callable[..., None]:
     def body(values: dict[str, Any]) -> None:
         cfg, values = None, {"overrides": None, **values}
         if cls is not None:
-            cfg = command_config(cls, values["preset"], plugin.section, spec.part, values, values["overrides"],
-                                 f"eval {spec.name}")
+            own = {k: v for k, v in values.items() if k not in {o.name for o in spec.extras}}
+            cfg = command_config(
+                cls, values["preset"], plugin.section, spec.part, own, values["overrides"], f"eval {spec.name}"
+            )
         plugin.run_eval(spec, cfg, values)
 
     common = _common(spec.data_help, spec.out_help)
     params = [
         *_extras(spec.extras),
-        *(config_options(cls, spec.flags) if cls is not None else []),
+        *(config_options(cls, spec.flags, spec.extras) if cls is not None else []),
         *(common if cls is not None else [p for p in common if p.name != "overrides"]),
-        _param("device", str, "auto", "Where to evaluate: auto (CUDA if available, else CPU) | cpu | cuda | "
-               "cuda:N | mps.", ("--device",)),
+        _param(
+            "device",
+            str,
+            "auto",
+            "Where to evaluate: auto (CUDA if available, else CPU) | cpu | cuda | cuda:N | mps.",
+            ("--device",),
+        ),
         _param("quiet", bool, False, "No progress bar.", ("--quiet", "-q")),
     ]
     return _function(spec.name, params, spec.help or (plugin.__doc__ or plugin.title), body)
+
+
+_BUILT: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
 
 
 def method_commands(kind: str) -> dict[str, Any]:
@@ -209,7 +223,10 @@ def method_commands(kind: str) -> dict[str, Any]:
     import vantage.bench.methods  # noqa: F401  (the built-in plug-ins first, so a clash names the newcomer)
 
     load_entry_point_methods()
-    out: dict[str, Any] = {}
+    key = (kind, tuple(METHODS))
+    if key in _BUILT:
+        return _BUILT[key]
+    out: dict[str, Any] = _BUILT.setdefault(key, {})
     for plugin in METHODS.values():
         specs = plugin.train_commands if kind == "train" else plugin.eval_commands
         for spec in specs:

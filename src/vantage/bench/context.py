@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,11 @@ __all__ = ["BenchContext", "default_coil20", "resolve_dataset"]
 
 @dataclass
 class BenchContext:
-    """The preset, where to write, shared inputs, earlier suites' results and a per-run memo (decoded data)."""
+    """The preset, where to write, shared inputs and a per-run memo (decoded data)."""
 
     preset: str
     config: dict[str, Any]
     out: Path
-    overrides: Sequence[str] = ()
     data_root: Path | None = None
     coil20: Path | None = None
     real: dict[str, Path] = field(default_factory=dict)  # further real sets (`--real name=folder`)
@@ -29,7 +27,6 @@ class BenchContext:
     progress: bool = True
     overwrite: bool = False  # retrain runs whose config changed instead of refusing them
     dataset_root: Path | None = None  # set by the data suite for the suites after it
-    results: dict[str, Any] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)
 
     @property

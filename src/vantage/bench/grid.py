@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -148,6 +149,7 @@ def run_grid(
 
     data_hash = sha256_file(root / METADATA_FILE)
     grid = GridResult(list(variants), list(seeds), delta_view=delta_view)
+    total, start = len(seeds) * len(variants), time.perf_counter()
     for seed in seeds:
         done: dict[str, Trained] = {}
         for v in variants:
@@ -164,4 +166,13 @@ def run_grid(
                 "train_seconds": train_seconds(run_dir),
                 "eval_seconds": seconds,
             }
+            _report_run(folder, len(grid.runs), total, v.name, seed, grid.runs[f"{v.name}/seed{seed}"], start)
     return grid
+
+
+def _report_run(folder: str, done: int, total: int, name: str, seed: int, run: dict[str, Any], start: float) -> None:
+    """One line per finished run on stderr: which, how long, and an ETA for the suite from the runs so far."""
+    elapsed = time.perf_counter() - start
+    eta = elapsed / done * (total - done)
+    print(f"[vantage bench] {folder}: run {done}/{total} {name} seed {seed}: train {run['train_seconds']:.0f} s, "
+          f"eval {run['eval_seconds']:.0f} s; suite ETA {eta / 60:.1f} min", file=sys.stderr, flush=True)  # fmt: skip

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from vantage.io import atomic_write_json
 from vantage.report import Section, Table, Text, markdown_report, write_report
 
 __all__ = [
+    "bench_summary",
     "check_bench_config",
     "get_method",
     "machine_info",
@@ -183,7 +185,6 @@ def run_bench(
         preset=str(preset),
         config=config,
         out=out,
-        overrides=overrides,
         data_root=Path(data_root) if data_root else None,
         coil20=Path(coil20) if coil20 else default_coil20(),
         real=dict(real or {}),
@@ -202,6 +203,28 @@ def run_bench(
         "suites": {},
     }
     failed = False
+    with _library_log(out / "bench.log"):
+        failed = _run_suites(ctx, names, results, out)
+    results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    results["status"] = "failed" if failed else "ok"
+    atomic_write_json(out / "results.json", results)
+    render_report(out)
+    return out, json.loads((out / "results.json").read_text())
+
+
+def bench_summary(run_dir: Path, results: dict[str, Any]) -> str:
+    """What `vantage bench` prints at the end: each suite's state and time, the total, and where the files are."""
+    lines = []
+    for name, res in results["suites"].items():
+        state = "failed: " + res["error"] if res.get("error") else ("ok" if res.get("ok", True) else "problems")
+        lines.append(f"  suite {name}: {state} ({res['seconds']} s)")
+    lines.append(f"  total: {sum(r['seconds'] for r in results['suites'].values()):.0f} s")
+    return "\n".join([*lines, f"results: {run_dir / 'results.json'}", f"report:  {run_dir / 'report.html'}"])
+
+
+def _run_suites(ctx: BenchContext, names: Sequence[str], results: dict[str, Any], out: Path) -> bool:
+    """Run the suites in order, saving results.json after each; True when any failed."""
+    failed = False
     for i, name in enumerate(names, 1):
         print(f"[vantage bench] suite {i}/{len(names)}: {name}", file=sys.stderr, flush=True)
         start = time.perf_counter()
@@ -211,10 +234,33 @@ def run_bench(
             res = {"error": f"{type(e).__name__}: {e}"}
         res["seconds"] = round(time.perf_counter() - start, 2)
         failed |= bool(res.get("error")) or not res.get("ok", True)
-        ctx.results[name] = results["suites"][name] = res
+        results["suites"][name] = res
         atomic_write_json(out / "results.json", results)
-    results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-    results["status"] = "failed" if failed else "ok"
-    atomic_write_json(out / "results.json", results)
-    render_report(out)
-    return out, json.loads((out / "results.json").read_text())
+    return failed
+
+
+@contextlib.contextmanager
+def _library_log(path: Path) -> Iterator[None]:
+    """Send Lightning's start-up lines and tips (and library warnings) to ``path`` instead of the terminal, so the
+    bench prints only its own progress; restored afterwards."""
+    import logging
+    import warnings
+
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning", "py.warnings")]
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers, lg.propagate = [handler], False
+        lg.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            yield
+    finally:
+        logging.captureWarnings(False)
+        for lg, handlers, level, propagate in saved:
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        handler.close()

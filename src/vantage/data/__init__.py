@@ -16,6 +16,7 @@ from vantage.data.build import (
     build_dataset,
     dataset_dir,
     load_build_config,
+    parse_shard,
     plan_objects,
     resolve_data_root,
 )
@@ -24,7 +25,7 @@ from vantage.data.importer import CONVENTIONS, ImportResult, import_dataset, rea
 from vantage.data.preview import contact_sheet
 from vantage.data.samples import SAMPLE_SYNSETS, render_turntable, write_mesh_folder
 from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records, triplet_sequence
-from vantage.data.verify import Problem, summarize, verify_dataset
+from vantage.data.verify import Problem, summarize, summary_text, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
 
 _LAZY = {
@@ -116,6 +117,7 @@ __all__ = [
     "load_real_records",
     "load_records",
     "load_turntable_records",
+    "parse_shard",
     "plan_objects",
     "rank_world",
     "read_import_table",
@@ -124,6 +126,7 @@ __all__ = [
     "resolve_data_root",
     "ssl_augmentation",
     "summarize",
+    "summary_text",
     "to_tensor",
     "triplet_sequence",
     "verify_dataset",

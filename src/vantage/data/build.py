@@ -60,6 +60,7 @@ __all__ = [
     "dataset_dir",
     "load_build_config",
     "load_task_shape",
+    "parse_shard",
     "plan_objects",
     "resolve_data_root",
     "run_build",
@@ -258,6 +259,17 @@ def plan_objects(cfg: BuildConfig) -> list[ObjectTask]:
         for c in cats:
             add(c, domain, [(a.object_id, 0, str(a.path)) for a in by_cat[c][:n]])
     return tasks
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    """``"i/n"`` (``--shard``) -> ``(i, n)`` with ``0 <= i < n``; a ConfigError naming the value otherwise."""
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like i/n (e.g. 0/4), got {shard!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard i/n needs 0 <= i < n, got {shard!r}")
+    return i, n
 
 
 def load_build_config(preset: str | Path = "default", overrides: Sequence[str] = ()) -> BuildConfig:

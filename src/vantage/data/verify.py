@@ -163,3 +163,15 @@ def summarize(root: str | Path) -> dict:
         "with_depth": sum(r.depth_file is not None for r in rows),
         "with_mask": sum(r.mask_file is not None for r in rows),
     }
+
+
+def summary_text(s: dict) -> str:
+    """``summarize``'s counts as the lines `vantage data info` prints."""
+    lines = [f"{s['name']} at {s['root']}", f"  {s['images']} images of {s['image_size']} px; manifest "
+             f"{s['manifest_hash']}"]  # fmt: skip
+    lines += [f"  {key}: " + ", ".join(f"{k}={v}" for k, v in s[key].items())
+              for key in ("objects", "by_split", "by_domain", "by_view_set")]  # fmt: skip
+    lines += [f"  categories in: {', '.join(s['categories']['in'])}",
+              f"  categories out: {', '.join(s['categories']['out'])}",
+              f"  with depth: {s['with_depth']}, with mask: {s['with_mask']}"]  # fmt: skip
+    return "\n".join(lines)

@@ -241,9 +241,10 @@ def test_action_suite_through_grid_and_report(action_build, tmp_path):
     finally:
         plugin.dataset = plugin_dataset
     assert len(res["order"]) == 8 and res["classes"] == sorted(TASKS_3)
-    with_layer = ("TimeSformer +3DTRL faithful", "per-frame ViT +3DTRL improved")
-    assert set(res["deltas"]) == {f"{m} [{p}]" for m in with_layer for p in ("cross-view", "cross-subject")}
-    cs = res["table"]["per-frame ViT [cross-subject]"]
+    with_layer = ("timesformer_faithful", "frame_improved")
+    assert set(res["deltas"]) == {f"{m}-{p}" for m in with_layer for p in ("cross_view", "cross_subject")}
+    assert res["labels"]["frame_improved-cross_view"] == "per-frame ViT +3DTRL improved [cross-view]"
+    cs = res["table"]["frame-cross_subject"]
     assert set(cs["per_actor"]) == {"a1"} and cs["per_camera"]["tpv0"]["distance_deg"]["mean"] == 0
     assert (tmp_path / res["plots"]["distance"]).is_file()
     (tmp_path / "results.json").write_text(json.dumps({"preset": "t", "suites": {"action": res}}))

@@ -83,3 +83,20 @@ def test_extends_merges_and_rejects_cycles(tmp_path):
         config = load_preset(bad)
         with pytest.raises(ConfigError, match=match):
             check_bench_config(config, ["data", "ovt"], "bad")
+
+
+def test_an_old_preset_with_a_top_level_video_section_still_reads(tmp_path, capsys):
+    """`video:` moved to `align.data:`; an old file is read as the new layout with one deprecation line."""
+    from vantage.bench import method_settings
+    from vantage.data.video import load_video_config
+
+    old = tmp_path / "old.yaml"
+    old.write_text("extends: quick\nvideo: {name: mine, trajectories_per_task: 2}\n")
+    assert load_video_config(str(old)).name == "mine"
+    assert method_settings("video_align", str(old))["data"].trajectories_per_task == 2
+    err = capsys.readouterr().err
+    assert err.count("`video:` section is now `align.data:`") == 1
+    both = tmp_path / "both.yaml"
+    both.write_text("video: {name: a}\nalign: {data: {name: b}}\n")
+    with pytest.raises(ConfigError, match="give the video-alignment data once"):
+        load_video_config(str(both))

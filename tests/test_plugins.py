@@ -74,7 +74,7 @@ def test_a_new_method_drops_in(small_dataset, tmp_path):
             return Section(self.title, [Table(["model", "score"], rows)])
 
     try:
-        ctx = BenchContext("test", {"mean_pixel": {"bench": {"seeds": [0, 1]}}}, tmp_path, dataset_root=small_dataset)
+        ctx = BenchContext("test", {"mean_pixel": {"bench": {"seeds": [0, 1]}}}, tmp_path, data_root=small_dataset)
         res = METHODS["mean_pixel"].run(ctx)
         assert res["order"] == ["x1", "x2"] and res["table"]["x1"]["score"]["n"] == 2
         base = res["table"]["x1"]["score"]["mean"]

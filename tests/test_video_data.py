@@ -213,7 +213,7 @@ def test_video_align_suite_and_cli(video_build, tmp_path, vantage_main):
     """The plug-in through the grid and the report, on the fixture's video data; then the CLI commands."""
     from vantage.bench import METHODS, BenchContext, render_report
 
-    config = {"video": {}, "align": {
+    config = {"align": {
         "train": {"model_kwargs": {"patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 1}, "image_size": 24,
                   "epochs": 1, "clip_frames": 4, "clip_stride": 1, "batch_size": 2, "accelerator": "cpu"},
         "bench": {"variants": ["none", "improved", "resnet"], "fractions": [1.0, 0.5],
@@ -226,11 +226,12 @@ def test_video_align_suite_and_cli(video_build, tmp_path, vantage_main):
         res = plugin.run(BenchContext("t", config, tmp_path))
     finally:
         plugin.dataset = plugin_dataset
-    assert res["order"] == ["DeiT (100%)", "+3DTRL improved (100%)", "ResNet (100%)", "DeiT (50%)",
-                            "+3DTRL improved (50%)"]  # fmt: skip
-    assert set(res["deltas"]) == {"+3DTRL improved (100%)", "ResNet (100%)", "+3DTRL improved (50%)"}
-    assert "camera_head" in res["table"]["+3DTRL improved (50%)"] and (tmp_path / res["plots"]["efficiency"]).is_file()
-    assert "camera_head" not in res["table"]["ResNet (100%)"] and "phases" in res["table"]["ResNet (100%)"]
+    assert res["order"] == ["none-f1", "improved-f1", "resnet-f1", "none-f0.5", "improved-f0.5"]
+    assert [res["labels"][k] for k in res["order"]] == ["DeiT (100%)", "+3DTRL improved (100%)", "ResNet (100%)",
+                                                        "DeiT (50%)", "+3DTRL improved (50%)"]  # fmt: skip
+    assert set(res["deltas"]) == {"improved-f1", "resnet-f1", "improved-f0.5"}
+    assert "camera_head" in res["table"]["improved-f0.5"] and (tmp_path / res["plots"]["efficiency"]).is_file()
+    assert "camera_head" not in res["table"]["resnet-f1"] and "phases" in res["table"]["resnet-f1"]
     assert (tmp_path / res["plots"]["retrieval"]).is_file()
     resnet_cfg = torch.load(tmp_path / "video_align" / "resnet-f1-seed0" / "checkpoints" / "last.ckpt",
                             weights_only=False)["hyper_parameters"]["cfg"]  # fmt: skip

@@ -119,7 +119,7 @@ def data_build(
 
         if meshes or (video and action):
             raise typer.BadParameter("give one of --video, --action, --meshes")
-        cfg = load_video_config(preset, list(overrides or []), "action.data" if action else "video")
+        cfg = load_video_config(preset, list(overrides or []), "action.data" if action else "align.data")
         res = build_video_dataset(cfg, out, workers, parse_shard(shard), overwrite, progress=not quiet)
     else:
         # your meshes: categories come from the folder names (the preset's zoo lists do not apply) unless --set

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -184,10 +185,13 @@ def preset_lineage(name_or_path: str | Path) -> list[str]:
     return [*(preset_lineage(base) if base is not None else []), Path(str(name_or_path)).stem]
 
 
+_WARNED: set[str] = set()
+
+
 def _load_preset_file(name_or_path: str | Path) -> dict[str, Any]:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return load_yaml(candidate)
+        return _moved_sections(load_yaml(candidate), str(candidate))
     name = str(name_or_path)
     if name not in preset_names():
         raise ConfigError(
@@ -209,3 +213,19 @@ def set_override(data: dict[str, Any], assignment: str) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"override {assignment!r}: {p!r} is not a section")
     node[parts[-1]] = yaml.safe_load(raw)
+
+
+def _moved_sections(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Read a preset written before the video-alignment data moved: a top-level ``video:`` becomes
+    ``align.data`` (one deprecation line on stderr per file)."""
+    if "video" not in data:
+        return data
+    align = data.setdefault("align", {}) or {}
+    if not isinstance(align, dict) or "data" in align:
+        raise ConfigError(f"{where}: give the video-alignment data once, as align.data (video: is the old name)")
+    data["align"] = {"data": data.pop("video"), **align}
+    if where not in _WARNED:
+        _WARNED.add(where)
+        print(f"vantage: {where}: the top-level `video:` section is now `align.data:` (read as such; "
+              "please move it)", file=sys.stderr)  # fmt: skip
+    return data

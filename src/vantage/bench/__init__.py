@@ -4,18 +4,16 @@ from vantage.bench.commands import command_config, config_options, field_help, m
 from vantage.bench.context import BenchContext, default_coil20, resolve_dataset
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, GridResult, Trained, Variant, cached_evaluation, run_grid
-from vantage.bench.output import parse_real, print_and_save, rounded
+from vantage.bench.output import REAL_SET_OPTIONS, parse_real, print_and_save, real_sets, rounded
 from vantage.bench.plugin import (
     ENTRY_POINT_GROUP,
     METHODS,
-    REAL_SET_OPTIONS,
     EvalCommand,
     MethodPlugin,
     Option,
     Settings,
     TrainCommand,
     load_entry_point_methods,
-    real_sets,
     register_method,
 )
 from vantage.bench.report_card import Encoder, report_cards, resolve_encoder

@@ -26,7 +26,6 @@ class BenchContext:
     device: str = "cpu"  # where evaluations run (`--device`, resolved); training follows the train configs
     progress: bool = True
     overwrite: bool = False  # retrain runs whose config changed instead of refusing them
-    dataset_root: Path | None = None  # set by the data suite for the suites after it
     memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
@@ -54,13 +53,17 @@ def default_coil20() -> Path | None:
 
 
 def resolve_dataset(ctx: BenchContext) -> Path:
-    """The dataset a method suite uses: the data suite's, else ``--data``, else the preset's cached build."""
-    from vantage.data import BuildConfig, dataset_dir
+    """The image dataset a method suite uses: ``--data`` (which must be built), else the preset's cached build,
+    built here when no suite has built it yet (so suites do not depend on their order)."""
+    from vantage.data import BuildConfig, build_dataset, dataset_dir
 
-    root = ctx.dataset_root or ctx.data_root
-    if root is None:
-        root = dataset_dir(from_dict(BuildConfig, ctx.config.get("data", {}) or {}, f"{ctx.where}: data"))
-    root = Path(root)
+    if ctx.data_root is not None:
+        root = Path(ctx.data_root)
+        if not (root / "dataset.json").is_file():
+            raise FileNotFoundError(f"no built dataset at {root} (--data): build it with `vantage data build`")
+        return root
+    cfg = from_dict(BuildConfig, ctx.config.get("data", {}) or {}, f"{ctx.where}: data")
+    root = dataset_dir(cfg)
     if not (root / "dataset.json").is_file():
-        raise FileNotFoundError(f"no built dataset at {root}: run the data suite first (or pass --data)")
+        build_dataset(cfg, root, workers=ctx.workers, progress=ctx.progress)
     return root

@@ -11,14 +11,16 @@ __all__ = ["Claim", "claim_row", "verdict"]
 
 @dataclass(frozen=True)
 class Claim:
-    """A paper's claim as a difference in a suite's ``deltas``: ``path`` (keys into it), the paper's number and
-    whether the claimed effect is an increase (``increase``) or a decrease of the metric."""
+    """A paper's claim as a difference in a suite's ``deltas``: ``path`` (keys into it, starting with a
+    ``Variant.key``), the paper's number and whether the claimed effect is an increase (``increase``) or a decrease
+    of the metric. ``legacy`` is the same path in results.json files written before rows had keys (by label)."""
 
     text: str
     path: tuple[str, ...]
     paper: str
     increase: bool = True
     digits: int = 1
+    legacy: tuple[str, ...] = ()
 
 
 def verdict(leaf: Any, increase: bool) -> str:
@@ -37,11 +39,17 @@ def verdict(leaf: Any, increase: bool) -> str:
 
 def claim_row(claim: Claim, deltas: dict[str, Any]) -> list[str]:
     """[claim, ours, paper, reproduced?] for a suite's deltas."""
-    leaf: Any = deltas
-    for key in claim.path:
-        leaf = leaf.get(key) if isinstance(leaf, dict) else None
+    leaf = _lookup(deltas, claim.path)
+    if leaf is None and claim.legacy:
+        leaf = _lookup(deltas, claim.legacy)
     if isinstance(leaf, dict) and "mean" in leaf:
         ours = f"{leaf['mean']:+.{claim.digits}f} ± {leaf.get('std', 0.0):.{claim.digits}f}"
     else:
         ours = "-"
     return [claim.text, ours, claim.paper, verdict(leaf, claim.increase)]
+
+
+def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        tree = tree.get(key) if isinstance(tree, dict) else None
+    return tree

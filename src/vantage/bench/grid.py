@@ -28,6 +28,7 @@ __all__ = [
     "Trained",
     "Variant",
     "cached_evaluation",
+    "display_view",
     "run_grid",
 ]
 
@@ -37,8 +38,9 @@ EVAL_ARRAYS = "eval.npz"
 
 @dataclass(frozen=True)
 class Variant:
-    """One row of a method's table: its label, run-folder stem, the train fields it sets, and the row its
-    deltas are measured against (None: no delta row)."""
+    """One row of a method's table: its display label (``name``), its stable identity (``key``: the run-folder stem
+    and the key of its rows, deltas and claims in results.json), the train fields it sets, and the key of the row
+    its deltas are measured against (None: no delta row)."""
 
     name: str
     key: str
@@ -105,30 +107,32 @@ class GridResult:
 
     def aggregate(self) -> dict[str, Any]:
         """Mean ± std over seeds per variant, in row order."""
-        return {v.name: aggregate_seeds(self.tables[v.name]) for v in self.variants if v.name in self.tables}
+        return {v.key: aggregate_seeds(self.tables[v.key]) for v in self.variants if v.key in self.tables}
 
     def deltas(self) -> dict[str, Any]:
         """Each variant with a baseline minus that baseline, seed by seed, then mean ± std over seeds."""
         out = {}
         for v in self.variants:
-            if v.baseline is None or v.baseline not in self.tables or v.name not in self.tables:
+            if v.baseline is None or v.baseline not in self.tables or v.key not in self.tables:
                 continue
-            pairs = zip(self.tables[v.name], self.tables[v.baseline], strict=False)
-            out[v.name] = aggregate_seeds([delta_tree(self.delta_view(a), self.delta_view(b)) for a, b in pairs])
+            pairs = zip(self.tables[v.key], self.tables[v.baseline], strict=False)
+            out[v.key] = aggregate_seeds([delta_tree(self.delta_view(a), self.delta_view(b)) for a, b in pairs])
         return out
 
-    def arrays(self, name: str, seed: int) -> dict[str, np.ndarray]:
+    def arrays(self, key: str, seed: int) -> dict[str, np.ndarray]:
         """The saved evaluation arrays of one run ({} if it has none)."""
-        path = self.run_dirs[(name, seed)] / EVAL_ARRAYS
+        path = self.run_dirs[(key, seed)] / EVAL_ARRAYS
         if not path.is_file():
             return {}
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
 
     def record(self) -> dict[str, Any]:
-        """The generic part of a suite's result: table, row order, deltas and per-run facts."""
+        """The generic part of a suite's result: table, row order, deltas and per-run facts, keyed by
+        ``Variant.key``; ``labels`` maps each key to its display label."""
         table = self.aggregate()
-        return {"table": table, "order": list(table), "deltas": self.deltas(), "runs": self.runs}
+        labels = {v.key: v.name for v in self.variants if v.key in table}
+        return {"table": table, "order": list(table), "labels": labels, "deltas": self.deltas(), "runs": self.runs}
 
 
 def run_grid(
@@ -155,18 +159,18 @@ def run_grid(
         for v in variants:
             run_dir = ctx.out / folder / f"{v.key}-seed{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
-            trained = done[v.name] = train(v, seed, run_dir, done)
+            trained = done[v.key] = train(v, seed, run_dir, done)
             cache_key = config_hash({"model": trained.ident, "data": data_hash, "eval": key(v, seed, trained)})
             ev, seconds = cached_evaluation(run_dir, cache_key, lambda v=v, seed=seed, t=trained: evaluate(v, seed, t))
-            grid.run_dirs[(v.name, seed)] = run_dir
-            grid.tables.setdefault(v.name, []).append(ev.table)
-            grid.runs[f"{v.name}/seed{seed}"] = {
+            grid.run_dirs[(v.key, seed)] = run_dir
+            grid.tables.setdefault(v.key, []).append(ev.table)
+            grid.runs[f"{v.key}/seed{seed}"] = {
                 "table": ev.table,
                 **ev.extra,
                 "train_seconds": train_seconds(run_dir),
                 "eval_seconds": seconds,
             }
-            _report_run(folder, len(grid.runs), total, v.name, seed, grid.runs[f"{v.name}/seed{seed}"], start)
+            _report_run(folder, len(grid.runs), total, v.name, seed, grid.runs[f"{v.key}/seed{seed}"], start)
     return grid
 
 
@@ -176,3 +180,28 @@ def _report_run(folder: str, done: int, total: int, name: str, seed: int, run: d
     eta = elapsed / done * (total - done)
     print(f"[vantage bench] {folder}: run {done}/{total} {name} seed {seed}: train {run['train_seconds']:.0f} s, "
           f"eval {run['eval_seconds']:.0f} s; suite ETA {eta / 60:.1f} min", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def display_view(res: dict[str, Any]) -> dict[str, Any]:
+    """A suite result with its rows, deltas and runs keyed by display label instead of ``Variant.key`` (what
+    presenters show); a result written before keys (no ``labels``) is returned as it is."""
+    labels = res.get("labels")
+    if not labels:
+        return res
+    out = dict(res)
+    for part in ("table", "deltas"):
+        if isinstance(res.get(part), dict):
+            out[part] = _relabel(res[part], labels, depth=2 if part == "deltas" else 1)
+    out["order"] = [labels.get(k, k) for k in res.get("order", [])]
+    runs = res.get("runs", {})
+    out["runs"] = {f"{labels.get(k.rsplit('/', 1)[0], k.rsplit('/', 1)[0])}/{k.rsplit('/', 1)[-1]}": v
+                   for k, v in runs.items()}  # fmt: skip
+    return out
+
+
+def _relabel(tree: dict[str, Any], labels: dict[str, str], depth: int) -> dict[str, Any]:
+    """``tree`` with its variant keys replaced by their labels in the top ``depth`` levels (deltas may group
+    variants one level down)."""
+    if depth == 0:
+        return tree
+    return {labels.get(k, k): (_relabel(v, labels, depth - 1) if isinstance(v, dict) else v) for k, v in tree.items()}

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vantage.bench.plugin import Option
 from vantage.config import ConfigError
 from vantage.io import atomic_write_json
 
-__all__ = ["parse_real", "print_and_save", "rounded"]
+__all__ = ["REAL_SET_OPTIONS", "parse_real", "print_and_save", "real_sets", "rounded"]
 
 
 def rounded(obj: Any, digits: int = 4) -> Any:
@@ -47,3 +48,19 @@ def parse_real(values: list[str] | None) -> dict[str, Path]:
             raise ConfigError(f"--real {v}: the name {name!r} is given twice")
         out[name] = folder
     return out
+
+
+REAL_SET_OPTIONS = (
+    Option("coil20", Path | None, None, "COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...)."),
+    Option("no_coil20", bool, False, "Skip COIL-20.", ("--no-coil20",)),
+    Option("real", list[str] | None, None, "A real image set to score, name=folder or folder (repeatable): a "
+           "`vantage data import` output or a turntable folder."),
+)  # fmt: skip
+
+
+def real_sets(values: dict[str, Any]) -> tuple[Path | None, dict[str, Path]]:
+    """(COIL-20 folder or None, {name: folder}) from the ``REAL_SET_OPTIONS`` of a command."""
+    from vantage.bench.context import default_coil20
+
+    coil = None if values["no_coil20"] else (values["coil20"] or default_coil20())
+    return coil, parse_real(values["real"])

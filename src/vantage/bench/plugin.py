@@ -28,7 +28,6 @@ from vantage.report import Section
 __all__ = [
     "ENTRY_POINT_GROUP",
     "METHODS",
-    "REAL_SET_OPTIONS",
     "Claim",
     "EvalCommand",
     "Evaluation",
@@ -40,7 +39,6 @@ __all__ = [
     "Variant",
     "load_entry_point_methods",
     "method_preset",
-    "real_sets",
     "register_method",
 ]
 
@@ -68,23 +66,6 @@ class Option:
     default: Any = None  # ... (Ellipsis): the option is required
     help: str = ""
     flags: tuple[str, ...] = ()  # spellings (default: --name-with-dashes)
-
-
-REAL_SET_OPTIONS = (
-    Option("coil20", Path | None, None, "COIL-20 folder (default: $VANTAGE_COIL20 or ../shared/...)."),
-    Option("no_coil20", bool, False, "Skip COIL-20.", ("--no-coil20",)),
-    Option("real", list[str] | None, None, "A real image set to score, name=folder or folder (repeatable): a "
-           "`vantage data import` output or a turntable folder."),
-)  # fmt: skip
-
-
-def real_sets(values: dict[str, Any]) -> tuple[Path | None, dict[str, Path]]:
-    """(COIL-20 folder or None, {name: folder}) from the ``REAL_SET_OPTIONS`` of a command."""
-    from vantage.bench.context import default_coil20
-    from vantage.bench.output import parse_real
-
-    coil = None if values["no_coil20"] else (values["coil20"] or default_coil20())
-    return coil, parse_real(values["real"])
 
 
 @dataclass(frozen=True)

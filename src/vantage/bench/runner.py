@@ -16,6 +16,7 @@ from typing import Any
 import vantage.bench.methods  # noqa: F401  (registers the built-in plug-ins)
 from vantage import __version__
 from vantage.bench.context import BenchContext, default_coil20
+from vantage.bench.grid import display_view
 from vantage.bench.plugin import METHODS, Settings, load_entry_point_methods, method_preset
 from vantage.config import ConfigError, set_override
 from vantage.io import atomic_write_json
@@ -32,7 +33,7 @@ __all__ = [
     "run_bench",
 ]
 
-PRESET_KEYS = ("extends", "data", "video", "bench")  # top-level preset keys that are not a method's section
+PRESET_KEYS = ("extends", "data", "bench")  # top-level preset keys that are not a method's section
 
 
 def get_method(name: str):
@@ -127,7 +128,7 @@ def report_sections(results: dict[str, Any], run_dir: Path) -> list[Section]:
         elif plugin is None:
             sections.append(Section(name, [Text(json.dumps(res, indent=2))], markdown=False))
         else:
-            section = plugin.present(res, run_dir)
+            section = plugin.present(display_view(res), run_dir)
             if res.get("seconds") is not None:
                 section.footer = f"Suite time: {res['seconds']} s."
             sections.append(section)

@@ -11,8 +11,6 @@ atomically), so a killed build re-run skips finished objects and re-renders the 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import multiprocessing as mp
 import os
@@ -33,6 +31,7 @@ from vantage import __version__
 from vantage.config import ConfigError, config_hash, from_dict, load_preset, set_override, to_dict
 from vantage.data.schema import CARD_FILE, CHECKSUM_FILE, METADATA_FILE, DatasetError, ViewRecord
 from vantage.data.views import ViewSetConfig, caption_for, views_for
+from vantage.data.workers import die_with_parent, npy_bytes
 from vantage.errors import VantageError
 from vantage.geometry import camera_pose
 from vantage.io import (
@@ -310,20 +309,11 @@ def dataset_dir(cfg: BuildConfig) -> Path:
 _WORKER: dict = {}
 
 
-def _die_with_parent() -> None:
-    """Linux: ask the kernel to end this render worker when its parent dies (even by SIGKILL)."""
-    import ctypes
-    import signal
-    import sys
-
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
 
 
 def _init_worker(root: str, cfg: BuildConfig, worker: bool = True) -> None:
     if worker:
-        _die_with_parent()
+        die_with_parent()
     renderer = create_renderer(cfg.renderer, supersample=cfg.supersample)
     _WORKER.update(root=Path(root), cfg=cfg, renderer=renderer, hash=build_fingerprint(cfg))
 
@@ -332,10 +322,6 @@ def _rng(cfg: BuildConfig, *keys: str | int) -> np.random.Generator:
     return np.random.default_rng([cfg.seed, *[zlib.crc32(k.encode()) if isinstance(k, str) else k for k in keys]])
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array.astype(np.float16))
-    return buf.getvalue()
 
 
 def load_task_shape(task: ObjectTask, cfg: BuildConfig) -> ShapeObject:
@@ -393,7 +379,7 @@ def _render_object(task: ObjectTask) -> int:
             blobs = {record.file_name: encode_png(out.rgb)}
             if task.group in cfg.depth:
                 record.depth_file = f"depth/{stem}.npy"
-                blobs[record.depth_file] = _npy(out.depth)
+                blobs[record.depth_file] = npy_bytes(out.depth)
             if task.group in cfg.mask:
                 record.mask_file = f"mask/{stem}.png"
                 blobs[record.mask_file] = encode_png(out.mask.astype(np.uint8) * 255)

@@ -12,7 +12,6 @@ as action-recognition data needs; ``fpv: false`` films with the static cameras o
 
 from __future__ import annotations
 
-import io
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from vantage.config import config_hash, from_dict, load_preset, set_override, to_dict
 from vantage.data.build import PARTS_DIR, BuildError, BuildResult, SplitConfig, build_folder
 from vantage.data.schema import ViewRecord
+from vantage.data.workers import die_with_parent, npy_bytes
 from vantage.geometry import cartesian_to_spherical
 from vantage.io import atomic_write_bytes, atomic_write_json, encode_png, sha256_bytes, vantage_home
 from vantage.render import Background, Camera, Light
@@ -134,9 +134,10 @@ def video_dataset_dir(cfg: VideoConfig) -> Path:
     return vantage_home() / "datasets" / f"{cfg.name}-{video_fingerprint(cfg)[:12]}"
 
 
-def load_video_config(preset: str, overrides: tuple[str, ...] | list[str] = (), section: str = "video") -> VideoConfig:
-    """A video section of a preset (``video``, or ``action.data`` for the action data), with ``key=value``
-    overrides."""
+def load_video_config(preset: str, overrides: tuple[str, ...] | list[str] = (),
+                      section: str = "align.data") -> VideoConfig:  # fmt: skip
+    """A video section of a preset (``align.data`` for the alignment videos, ``action.data`` for the action
+    videos), with ``key=value`` overrides."""
     fields: object = load_preset(preset)
     for key in section.split("."):
         fields = (fields.get(key, {}) if isinstance(fields, dict) else {}) or {}
@@ -151,32 +152,27 @@ def load_video_config(preset: str, overrides: tuple[str, ...] | list[str] = (), 
 _WORKER: dict = {}
 
 
-def resolve_video_root(data: str | Path | None, preset: str, section: str = "video") -> Path:
+def resolve_video_root(data: str | Path | None, preset: str, section: str = "align.data") -> Path:
     """The video dataset a command works on: ``data`` if given, else the preset's ``section`` build; a clear
     error naming the build command when nothing is there."""
     from vantage.data.schema import DatasetError
 
     root = Path(data) if data is not None else video_dataset_dir(load_video_config(preset, section=section))
     if not (root / "dataset.json").is_file():
-        kind, flag = ("video", "--video") if section == "video" else ("action", "--action")
+        kind, flag = ("video", "--video") if section == "align.data" else ("action", "--action")
         hint = "" if data else f"; run `vantage data build {flag} --preset {preset}` or pass --data"
         raise DatasetError(f"no built {kind} dataset at {root}{hint}")
     return root
 
 
 def _init_video_worker(root: str, cfg: VideoConfig, worker: bool = True) -> None:
-    from vantage.data.build import _die_with_parent
     from vantage.render.scene import PyBulletScene
 
     if worker:
-        _die_with_parent()
+        die_with_parent()
     _WORKER.update(root=Path(root), cfg=cfg, scene=PyBulletScene(cfg.supersample), hash=video_fingerprint(cfg))
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array.astype(np.float16))
-    return buf.getvalue()
 
 
 def _render_trajectory(task: TrajectoryTask) -> int:
@@ -218,7 +214,7 @@ def _render_trajectory(task: TrajectoryTask) -> int:
             blobs = {record.file_name: encode_png(out.rgb)}
             if cfg.depth:
                 record.depth_file = f"depth/{stem}.npy"
-                blobs[record.depth_file] = _npy(out.depth)
+                blobs[record.depth_file] = npy_bytes(out.depth)
             for path, data in blobs.items():
                 atomic_write_bytes(root / path, data)
                 files[path], sizes[path] = sha256_bytes(data), len(data)

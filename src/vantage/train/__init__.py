@@ -16,7 +16,15 @@ from vantage.train.clip import (
     train_clip,
     train_ovt,
 )
-from vantage.train.common import AtomicCheckpoint, capture_rng, last_checkpoint, restore_rng, train_seconds
+from vantage.train.common import (
+    AtomicCheckpoint,
+    RunConfig,
+    TRLOptions,
+    capture_rng,
+    last_checkpoint,
+    restore_rng,
+    train_seconds,
+)
 from vantage.train.ssl import PoseSSLModule, SSLTrainConfig, build_backbone, load_ssl_extractor, train_ssl
 
 __all__ = [
@@ -27,7 +35,9 @@ __all__ = [
     "ClipTuneModule",
     "OVTTrainConfig",
     "PoseSSLModule",
+    "RunConfig",
     "SSLTrainConfig",
+    "TRLOptions",
     "build_backbone",
     "build_classifier",
     "build_ovt_model",

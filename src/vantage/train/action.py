@@ -17,11 +17,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vantage.data.sampling import EpochSampler
-from vantage.models import RZ_CONVENTIONS, TRL_MODES, create_frame_transformer, create_timesformer, video_logits
+from vantage.models import create_frame_transformer, create_timesformer, video_logits
 from vantage.train.common import (
     CheckpointError,
     ResumableRNG,
     RunConfig,
+    TRLOptions,
     check_finite,
     decay_groups,
     fit_resumable,
@@ -35,7 +36,7 @@ ACTION_ARCHS = ("timesformer", "frame")
 
 
 @dataclass
-class ActionTrainConfig(RunConfig):
+class ActionTrainConfig(TRLOptions, RunConfig):
     """One action-recognition run; defaults are the CPU scale."""
 
     arch: str = "timesformer"  # timesformer | frame (a timm image model per frame + temporal attention pooling)
@@ -46,9 +47,6 @@ class ActionTrainConfig(RunConfig):
         default_factory=lambda: {"patch_size": 8, "embed_dim": 64, "depth": 4, "num_heads": 4}
     )
     frame_pretrained: bool = False  # frame: timm pretrained weights
-    trl3d: str = "none"  # none | faithful | improved
-    trl_position: float = 1 / 3
-    trl_rz_convention: str | None = None
     protocol: str = "cross_view"  # cross_view | cross_subject
     train_cameras: list[str] = field(default_factory=lambda: ["tpv0", "tpv1"])  # cross_view
     train_actors: list[str] = field(default_factory=lambda: ["a0", "a1"])  # cross_subject
@@ -71,10 +69,6 @@ class ActionTrainConfig(RunConfig):
         super().__post_init__()
         if self.arch not in ACTION_ARCHS:
             raise ValueError(f"arch must be one of {ACTION_ARCHS}, got {self.arch!r}")
-        if self.trl3d not in ("none", *TRL_MODES):
-            raise ValueError(f"trl3d must be none, faithful or improved, got {self.trl3d!r}")
-        if self.trl_rz_convention not in (None, *RZ_CONVENTIONS):
-            raise ValueError(f"trl_rz_convention must be one of {RZ_CONVENTIONS}, got {self.trl_rz_convention!r}")
         if self.protocol not in ACTION_PROTOCOLS:
             raise ValueError(f"protocol must be one of {ACTION_PROTOCOLS}, got {self.protocol!r}")
         if self.clip_frames < 1 or self.clips_per_sequence < 1:

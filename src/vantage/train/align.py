@@ -27,11 +27,12 @@ from vantage.losses.time_contrastive import (
     sample_tcn_frames,
     tcn_margin_loss,
 )
-from vantage.models import RZ_CONVENTIONS, TRL_MODES, create_timm_encoder
+from vantage.models import create_timm_encoder
 from vantage.train.common import (
     CheckpointError,
     ResumableRNG,
     RunConfig,
+    TRLOptions,
     check_finite,
     fit_resumable,
     load_vantage_checkpoint,
@@ -45,7 +46,7 @@ ALIGN_OBJECTIVES = ("tcn", "infonce")
 
 
 @dataclass
-class AlignTrainConfig(RunConfig):
+class AlignTrainConfig(TRLOptions, RunConfig):
     """One alignment run; defaults are the CPU scale (a 4-block, 64-wide DeiT at 32 px)."""
 
     model: str = "deit_tiny_patch16_224"
@@ -53,9 +54,6 @@ class AlignTrainConfig(RunConfig):
         default_factory=lambda: {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}
     )
     pretrained: bool = False
-    trl3d: str = "none"  # none | faithful | improved (timm ViT / DeiT / Swin / TNT only)
-    trl_position: float = 1 / 3
-    trl_rz_convention: str | None = None
     image_size: int = 32
     objective: str = "infonce"  # tcn (faithful) | infonce (improved)
     projection_dim: int = 128  # infonce: linear head before L2 normalisation (0: none)
@@ -79,10 +77,6 @@ class AlignTrainConfig(RunConfig):
         super().__post_init__()
         if self.objective not in ALIGN_OBJECTIVES:
             raise ValueError(f"objective must be one of {ALIGN_OBJECTIVES}, got {self.objective!r}")
-        if self.trl3d not in ("none", *TRL_MODES):
-            raise ValueError(f"trl3d must be none, faithful or improved, got {self.trl3d!r}")
-        if self.trl_rz_convention not in (None, *RZ_CONVENTIONS):
-            raise ValueError(f"trl_rz_convention must be one of {RZ_CONVENTIONS}, got {self.trl_rz_convention!r}")
         if not 0 < self.train_fraction <= 1:
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if self.objective == "tcn" and self.clip_frames < 2 * self.window + 2:

@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from vantage.data.sampling import KeyedAugment
-from vantage.models import RZ_CONVENTIONS, TRL_MODES, create_timm_encoder
+from vantage.models import create_timm_encoder
 from vantage.train.common import (
     ResumableRNG,
     RunConfig,
+    TRLOptions,
     check_finite,
     decay_groups,
     fit_resumable,
@@ -41,7 +42,7 @@ __all__ = [
 
 
 @dataclass
-class ClassifyTrainConfig(RunConfig):
+class ClassifyTrainConfig(TRLOptions, RunConfig):
     """One classification run; defaults are the CPU scale (a 4-block, 64-wide DeiT at 32 px, 64 tokens)."""
 
     model: str = "deit_tiny_patch16_224"
@@ -49,9 +50,6 @@ class ClassifyTrainConfig(RunConfig):
         default_factory=lambda: {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}
     )
     pretrained: bool = False
-    trl3d: str = "none"  # none | faithful | improved
-    trl_position: float = 1 / 3
-    trl_rz_convention: str | None = None  # None: the mode's default (faithful: the reference code's Rz)
     image_size: int = 32
     train_view_set: str = "canonical"  # canonical | fib50 (with train_min_elevation: 0 -> its upper half)
     train_min_elevation: float | None = None
@@ -67,10 +65,6 @@ class ClassifyTrainConfig(RunConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.trl3d not in ("none", *TRL_MODES):
-            raise ValueError(f"trl3d must be none, faithful or improved, got {self.trl3d!r}")
-        if self.trl_rz_convention not in (None, *RZ_CONVENTIONS):
-            raise ValueError(f"trl_rz_convention must be one of {RZ_CONVENTIONS}, got {self.trl_rz_convention!r}")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.image_size < 8:

@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vantage.errors import VantageError
 from vantage.io import WriteError, atomic_write_json, publish, remove_stale_temps, temp_path
+from vantage.models import RZ_CONVENTIONS, TRL_MODES
 
 __all__ = [
     "RESUME_FREE_FIELDS",
@@ -27,6 +28,7 @@ __all__ = [
     "NonFiniteLossError",
     "ResumableRNG",
     "RunConfig",
+    "TRLOptions",
     "capture_rng",
     "check_finite",
     "check_finite_weights",
@@ -81,6 +83,23 @@ class RunConfig:
         count = self.devices if isinstance(self.devices, int) else len(self.devices) if isinstance(
             self.devices, list | tuple) else 1  # fmt: skip
         return "ddp" if self.strategy == "auto" and count > 1 else self.strategy
+
+
+@dataclass
+class TRLOptions:
+    """The 3DTRL fields of every training config that can insert the layer (classification, video alignment,
+    action recognition); list it before ``RunConfig`` among the bases."""
+
+    trl3d: str = "none"  # none | faithful | improved (timm ViT / DeiT / Swin / TNT, HF TimeSformer)
+    trl_position: float = 1 / 3  # where the layer goes, as a fraction of the blocks
+    trl_rz_convention: str | None = None  # None: the mode's default (faithful: the reference code's Rz)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # RunConfig's checks
+        if self.trl3d not in ("none", *TRL_MODES):
+            raise ValueError(f"trl3d must be none, faithful or improved, got {self.trl3d!r}")
+        if self.trl_rz_convention not in (None, *RZ_CONVENTIONS):
+            raise ValueError(f"trl_rz_convention must be one of {RZ_CONVENTIONS}, got {self.trl_rz_convention!r}")
 
 
 class NonFiniteLossError(VantageError, RuntimeError):

@@ -71,12 +71,13 @@ class ActionMethod(MethodPlugin):
     parts: ClassVar[dict[str, type]] = {"data": VideoConfig, "train": ActionTrainConfig, "eval": ActionEvalConfig,
                                         "bench": ActionBenchConfig}  # fmt: skip
     claims = (
-        Claim("TimeSformer +3DTRL improved: cross-view top-1", ("TimeSformer +3DTRL improved [cross-view]", "top1"),
-              "+3.5 (Smarthome CV2), +1.5 (NTU CV)"),
+        Claim("TimeSformer +3DTRL improved: cross-view top-1", ("timesformer_improved-cross_view", "top1"),
+              "+3.5 (Smarthome CV2), +1.5 (NTU CV)", legacy=("TimeSformer +3DTRL improved [cross-view]", "top1")),
         Claim("TimeSformer +3DTRL improved: cross-view mean per-class",
-              ("TimeSformer +3DTRL improved [cross-view]", "mean_class"), "+6.5 (Smarthome CV2)"),
-        Claim("TimeSformer +3DTRL improved: cross-subject top-1",
-              ("TimeSformer +3DTRL improved [cross-subject]", "top1"), "+0.4 (Smarthome CS)"),
+              ("timesformer_improved-cross_view", "mean_class"), "+6.5 (Smarthome CV2)",
+              legacy=("TimeSformer +3DTRL improved [cross-view]", "mean_class")),
+        Claim("TimeSformer +3DTRL improved: cross-subject top-1", ("timesformer_improved-cross_subject", "top1"),
+              "+0.4 (Smarthome CS)", legacy=("TimeSformer +3DTRL improved [cross-subject]", "top1")),
     )  # fmt: skip
     train_commands = (
         TrainCommand("action", train_action, run_name="{arch}-{trl3d}-{protocol}-seed{seed}",
@@ -109,7 +110,7 @@ class ActionMethod(MethodPlugin):
         for p in b.protocols:
             for v in b.variants:
                 arch, trl, _ = MODELS[v]
-                base = next((_name(k, p) for k in b.variants if MODELS[k][:2] == (arch, "none")), None)
+                base = next((f"{k}-{p}" for k in b.variants if MODELS[k][:2] == (arch, "none")), None)
                 fields = {"arch": arch, "trl3d": trl, "protocol": p}
                 rows.append(Variant(_name(v, p), f"{v}-{p}", fields, None if trl == "none" else base))
         return rows
@@ -167,7 +168,8 @@ class ActionMethod(MethodPlugin):
     def finish(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, Any]:
         b: ActionBenchConfig = s["bench"]
         rec = grid.record()
-        rows = [{"name": _name(v, p), "model": MODELS[v][2], "protocol": p} for p in b.protocols for v in b.variants]
+        rows = [{"key": f"{v}-{p}", "name": _name(v, p), "model": MODELS[v][2], "protocol": p}
+                for p in b.protocols for v in b.variants]  # fmt: skip
         classes = next((r.get("classes") for r in grid.runs.values() if r.get("classes")), [])
         return {
             "data": ctx.memo.get("action_build", {}),
@@ -187,7 +189,7 @@ class ActionMethod(MethodPlugin):
 
         series = {}
         for r in rows:
-            cams = rec["table"].get(r["name"], {}).get("per_camera", {})
+            cams = rec["table"].get(r["key"], {}).get("per_camera", {})
             if r["protocol"] != "cross_view" or not cams:
                 continue
             series[r["model"]] = {c: (_mean(v.get("distance_deg")), _mean(v.get("top1")), _std(v.get("top1")))

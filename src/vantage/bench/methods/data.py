@@ -80,7 +80,6 @@ class DataSuite(MethodPlugin):
         root = ctx.data_root or dataset_dir(cfg)
         built = build_dataset(cfg, root, workers=ctx.workers, progress=ctx.progress)
         problems = verify_dataset(root)
-        ctx.dataset_root = root
         return {
             "ok": not problems,
             "dataset": summarize(root),

@@ -15,16 +15,8 @@ import numpy as np
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import (
-    REAL_SET_OPTIONS,
-    EvalCommand,
-    MethodPlugin,
-    Option,
-    Settings,
-    TrainCommand,
-    real_sets,
-    register_method,
-)
+from vantage.bench.output import REAL_SET_OPTIONS, real_sets
+from vantage.bench.plugin import EvalCommand, MethodPlugin, Option, Settings, TrainCommand, register_method
 from vantage.config import config_hash, to_dict
 from vantage.eval.zeroshot import ZEROSHOT_COLUMNS, ZeroShotConfig, zeroshot_table_rows
 from vantage.io import sha256_file
@@ -171,7 +163,7 @@ class OVTMethod(MethodPlugin):
         seed = s["bench"].seeds[0]
         per_view, dirs = {}, None
         for v in grid.variants:
-            z = grid.arrays(v.name, seed)
+            z = grid.arrays(v.key, seed)
             if z:
                 per_view[v.name], dirs = z["per_view"], z["view_dirs"]
         if dirs is None:

@@ -13,16 +13,8 @@ import numpy as np
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import (
-    REAL_SET_OPTIONS,
-    EvalCommand,
-    MethodPlugin,
-    Option,
-    Settings,
-    TrainCommand,
-    real_sets,
-    register_method,
-)
+from vantage.bench.output import REAL_SET_OPTIONS, real_sets
+from vantage.bench.plugin import EvalCommand, MethodPlugin, Option, Settings, TrainCommand, register_method
 from vantage.config import config_hash, to_dict
 from vantage.eval.metrics import POSE_METRICS, lookup, variant_table_rows
 from vantage.eval.pose_ssl import PoseEvalConfig
@@ -216,7 +208,7 @@ class PoseSSLMethod(MethodPlugin):
         errors: dict[str, dict[str, np.ndarray]] = {"in-domain (Fib50)": {}, "unseen poses (Fib100)": {}}
         dirs = None
         for v in grid.variants:
-            z = grid.arrays(v.name, seed)
+            z = grid.arrays(v.key, seed)
             if not z:
                 continue
             dirs = z["view_dirs"]

@@ -13,15 +13,8 @@ import numpy as np
 from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
-from vantage.bench.plugin import (
-    REAL_SET_OPTIONS,
-    EvalCommand,
-    MethodPlugin,
-    Option,
-    Settings,
-    TrainCommand,
-    register_method,
-)
+from vantage.bench.output import REAL_SET_OPTIONS
+from vantage.bench.plugin import EvalCommand, MethodPlugin, Option, Settings, TrainCommand, register_method
 from vantage.config import to_dict
 from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed
 from vantage.train.classify import ClassifyTrainConfig, train_classify
@@ -60,10 +53,10 @@ class TRLMethod(MethodPlugin):
     section = "trl3d"
     parts: ClassVar[dict[str, type]] = {"train": ClassifyTrainConfig, "bench": TRLBenchConfig}
     claims = (
-        Claim("+3DTRL improved: top-1 under perspective warps", ("+3DTRL improved", "top1", "perturbed"),
-              "+3.3 (DeiT-T, IN-1K-perturbed)"),
-        Claim("+3DTRL improved: top-1 at unseen poses", ("+3DTRL improved", "top1", "unseen_poses"),
-              "(the paper's thesis; no multi-view number)"),
+        Claim("+3DTRL improved: top-1 under perspective warps", ("improved", "top1", "perturbed"),
+              "+3.3 (DeiT-T, IN-1K-perturbed)", legacy=("+3DTRL improved", "top1", "perturbed")),
+        Claim("+3DTRL improved: top-1 at unseen poses", ("improved", "top1", "unseen_poses"),
+              "(the paper's thesis; no multi-view number)", legacy=("+3DTRL improved", "top1", "unseen_poses")),
     )  # fmt: skip
     train_commands = (
         TrainCommand("classify", train_classify, run_name="{trl3d}-seed{seed}", flags={"trl3d": ("--3dtrl",)},
@@ -89,7 +82,7 @@ class TRLMethod(MethodPlugin):
     )  # fmt: skip
 
     def variants(self, s: Settings) -> list[Variant]:
-        base = VARIANT_NAMES["none"] if "none" in s["bench"].variants else None
+        base = "none" if "none" in s["bench"].variants else None
         return [Variant(VARIANT_NAMES[v], v, {"trl3d": v}, None if v == "none" else base) for v in s["bench"].variants]
 
     def run_eval(self, spec: EvalCommand, cfg: Any, values: dict[str, Any]) -> None:
@@ -167,7 +160,7 @@ class TRLMethod(MethodPlugin):
         seed = bench.seeds[0]
         per_view, dirs = {}, None
         for v in grid.variants:
-            z = grid.arrays(v.name, seed)
+            z = grid.arrays(v.key, seed)
             if z:
                 per_view[v.name], dirs = z["per_view"], z["view_dirs"]
         plots: dict[str, str] = {}
@@ -181,7 +174,7 @@ class TRLMethod(MethodPlugin):
             rows = [r for r in rows if r.depth_file][:: max(1, len(rows) // bench.panel_images)][: bench.panel_images]
             pseudo, bank = {}, None
             for v in trl:
-                ckpt = grid.run_dirs[(v.name, seed)] / "checkpoints" / "last.ckpt"
+                ckpt = grid.run_dirs[(v.key, seed)] / "checkpoints" / "last.ckpt"
                 model, mcfg, classes = load_classifier(ckpt)
                 if bank is None:
                     bank = load_image_bank(root, rows, mcfg.image_size, classes)

@@ -14,7 +14,8 @@ from vantage.bench.context import BenchContext
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant
 from vantage.bench.plugin import EvalCommand, MethodPlugin, Option, Settings, TrainCommand, register_method
-from vantage.config import from_dict, to_dict
+from vantage.config import to_dict
+from vantage.data.video import VideoConfig
 from vantage.eval.align import GROUPS, AlignEvalConfig
 from vantage.report import Figure, KeyValues, Section, Table, Text, fmt_mean_std, fmt_signed
 from vantage.train.align import ALIGN_OBJECTIVES, AlignTrainConfig, train_align
@@ -70,12 +71,15 @@ class VideoAlignMethod(MethodPlugin):
     name = "video_align"
     title = "Multi-view video alignment (first- and third-person)"
     section = "align"
-    parts: ClassVar[dict[str, type]] = {"train": AlignTrainConfig, "eval": AlignEvalConfig, "bench": AlignBenchConfig}
+    parts: ClassVar[dict[str, type]] = {"data": VideoConfig, "train": AlignTrainConfig, "eval": AlignEvalConfig,
+                                        "bench": AlignBenchConfig}  # fmt: skip
     claims = (
         Claim("+3DTRL improved: first-/third-person alignment error, seen cameras",
-              ("+3DTRL improved", "groups", "fpv_tpv/seen", "align_err"), "-0.101 (Pick)", False, 3),
+              ("improved", "groups", "fpv_tpv/seen", "align_err"), "-0.101 (Pick)", False, 3,
+              ("+3DTRL improved", "groups", "fpv_tpv/seen", "align_err")),
         Claim("+3DTRL improved: first-/third-person alignment error, unseen cameras",
-              ("+3DTRL improved", "groups", "fpv_tpv/unseen", "align_err"), "-0.114 (Pick)", False, 3),
+              ("improved", "groups", "fpv_tpv/unseen", "align_err"), "-0.114 (Pick)", False, 3,
+              ("+3DTRL improved", "groups", "fpv_tpv/unseen", "align_err")),
     )  # fmt: skip
     train_commands = (
         TrainCommand("align", train_align, run_name="{trl3d}-{objective}-seed{seed}", flags={"trl3d": ("--3dtrl",)},
@@ -94,11 +98,10 @@ class VideoAlignMethod(MethodPlugin):
     )  # fmt: skip
 
     def dataset(self, ctx: BenchContext, s: Settings) -> Path:
-        """Build or reuse the preset's video data (its ``video`` section)."""
-        from vantage.data.video import VideoConfig, build_video_dataset
+        """Build or reuse the preset's video data (its ``align.data`` part)."""
+        from vantage.data.video import build_video_dataset
 
-        cfg = from_dict(VideoConfig, ctx.config.get("video", {}) or {}, f"{ctx.where}: video")
-        res = build_video_dataset(cfg, workers=ctx.workers, progress=ctx.progress)
+        res = build_video_dataset(s["data"], workers=ctx.workers, progress=ctx.progress)
         ctx.memo["video_build"] = {"root": str(res.root), "rendered": res.rendered, "seconds": round(res.seconds, 2)}
         return res.root
 
@@ -107,7 +110,7 @@ class VideoAlignMethod(MethodPlugin):
         many = len(b.fractions) > 1
         rows = []
         for f in sorted(b.fractions, reverse=True):
-            base = _name("none", f, many) if "none" in b.variants else None
+            base = f"none-f{f:g}" if "none" in b.variants else None
             for v in b.variants:
                 if f < max(b.fractions) and b.fraction_variants is not None and v not in b.fraction_variants:
                     continue
@@ -165,12 +168,17 @@ class VideoAlignMethod(MethodPlugin):
         return Evaluation(table, {"retrieval_nn": nn}, {"retrieval": example})
 
     def findings(self, result: dict[str, Any]) -> list[list[str]]:
-        """The claims at the largest training fraction (rows are named with their fraction when there are several)."""
+        """The claims at the largest training fraction (keys end in ``-f<fraction>``; results written before keys
+        name rows by label, with " (100%)" when there are several fractions)."""
         from vantage.bench.findings import claim_row
 
         deltas = result.get("deltas", {})
-        full = {n.removesuffix(" (100%)"): d for n, d in deltas.items() if n.endswith(" (100%)")}
-        return [claim_row(c, full or deltas) for c in self.claims]
+        if "labels" in result:
+            top = max(result.get("bench_config", {}).get("fractions") or [1.0])
+            deltas = {k.removesuffix(f"-f{top:g}"): d for k, d in deltas.items() if k.endswith(f"-f{top:g}")}
+        else:
+            deltas = {n.removesuffix(" (100%)"): d for n, d in deltas.items() if n.endswith(" (100%)")} or deltas
+        return [claim_row(c, deltas) for c in self.claims]
 
     def delta_view(self, table: dict[str, Any]) -> dict[str, Any]:
         return {"groups": table.get("groups", {})}
@@ -193,12 +201,12 @@ class VideoAlignMethod(MethodPlugin):
         from vantage.report import retrieval_strip
 
         b: AlignBenchConfig = s["bench"]
-        seed, f, many = b.seeds[0], max(b.fractions), len(b.fractions) > 1
+        seed, f = b.seeds[0], max(b.fractions)
         examples = {}
         for v in b.variants:
-            name = _name(v, f, many)
-            run = grid.runs.get(f"{name}/seed{seed}", {})
-            nn = grid.arrays(name, seed).get("retrieval_nn") if (name, seed) in grid.run_dirs else None
+            key = f"{v}-f{f:g}"
+            run = grid.runs.get(f"{key}/seed{seed}", {})
+            nn = grid.arrays(key, seed).get("retrieval_nn") if (key, seed) in grid.run_dirs else None
             if "retrieval" in run and nn is not None:
                 examples[LABELS[v]] = {**run["retrieval"], "nn": nn}
         if not examples:
@@ -224,7 +232,7 @@ class VideoAlignMethod(MethodPlugin):
             for v in b.variants:
                 xs, ys, es = [], [], []
                 for f in sorted(b.fractions):
-                    leaf = rec["table"].get(_name(v, f, True), {}).get("groups", {}).get(group, {}).get("align_err")
+                    leaf = rec["table"].get(f"{v}-f{f:g}", {}).get("groups", {}).get(group, {}).get("align_err")
                     if isinstance(leaf, dict):
                         xs.append(100 * f)
                         ys.append(leaf["mean"])

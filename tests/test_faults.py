@@ -364,7 +364,7 @@ def classify_ckpt(tmp_path_factory, small_dataset) -> Path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "ssl", "--set", "image_size=-16"], "image_size must be an integer >= 8 pixels, got -16"),
+        (["train", "ssl", "--set", "image_size=-16"], "image_size must be an integer in 8..4096 pixels, got -16"),
         (["train", "ssl", "--set", "backbone=notamodel"], "unknown timm model 'notamodel'"),
         (["train", "ssl", "--set", "warmup_epochs=-1"], "warmup_epochs must be >= 0, got -1"),
         (["train", "classify", "--set", "model=deit_tny_patch16_224"], "did you mean deit_tiny_patch16_224"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -112,7 +112,13 @@ def data_build(
     quiet: QuietOpt = False,
 ) -> None:
     """Render a multi-view dataset (resumable: re-run the same command after an interruption)."""
+    from vantage.config import preset_names
     from vantage.data import build_dataset, dataset_dir, load_build_config, parse_shard
+
+    if preset not in preset_names():  # your own YAML: unknown sections or keys are refused (this loads the methods)
+        from vantage.bench import check_preset
+
+        check_preset(preset)
 
     if video or action:
         from vantage.data.video import build_video_dataset, load_video_config
@@ -343,37 +349,32 @@ def report(
 _CLEAN_ERRORS = (VantageError, ValueError, FileNotFoundError)
 
 
-def _log_traceback() -> Path | None:
-    """Write the current exception's traceback to ``$VANTAGE_HOME/logs/`` and return the file (None if that fails)."""
-    import datetime as dt
-    import traceback
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _STATE["signal"] = signum
+    raise KeyboardInterrupt
 
-    from vantage.io import atomic_write_text, vantage_home
 
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = vantage_home() / "logs" / f"error-{stamp}-{os.getpid()}.log"
-    try:
-        atomic_write_text(path, f"vantage {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
-    except OSError:
-        return None
-    return path
+def _interrupted() -> int:
+    """The line and exit code of a command stopped by Ctrl-C (130) or SIGTERM (143); its run can be resumed."""
+    typer.secho("error: interrupted (resumable: re-run the same command)", fg=typer.colors.RED, err=True)
+    return 128 + int(_STATE.get("signal") or signal.SIGINT)
 
 
 def main() -> None:
     """Console entry point: every failure ends in one ``error:`` line (the traceback goes to a log file it
     names; ``--debug`` prints it), and the exit code says whether the command worked."""
+    signal.signal(signal.SIGTERM, _on_sigterm)  # a scheduler's SIGTERM stops cleanly, like Ctrl-C
     try:
         code = app(prog_name="vantage", standalone_mode=False)
+        code = _interrupted() if code == 130 else code  # typer turns Ctrl-C / SIGTERM into a silent 130
     except KeyboardInterrupt:
-        typer.secho("error: interrupted", fg=typer.colors.RED, err=True)
-        code = 130
+        code = _interrupted()
     except Exception as e:
         if hasattr(e, "show") and hasattr(e, "exit_code"):  # a usage error: click prints it with the usage line
             e.show()
             code = e.exit_code
         elif type(e).__name__ == "Abort":
-            typer.secho("error: interrupted", fg=typer.colors.RED, err=True)
-            code = 130
+            code = _interrupted()
         elif _STATE["debug"]:
             raise
         elif isinstance(e, _CLEAN_ERRORS):
@@ -381,7 +382,9 @@ def main() -> None:
             typer.secho(f"error: {first}", fg=typer.colors.RED, err=True)
             code = 1
         else:
-            log = _log_traceback()
+            from vantage.io import write_error_log
+
+            log = write_error_log(f"vantage {' '.join(sys.argv[1:])}")
             name = type(e).__name__
             where = f" (traceback: {log}; --debug prints it)" if log else " (--debug prints the traceback)"
             first = f"{name}: {e}".splitlines()[0]

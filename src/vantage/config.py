@@ -19,12 +19,14 @@ import yaml
 from vantage.errors import VantageError
 
 __all__ = [
+    "MAX_IMAGE_SIZE",
     "ConfigError",
     "config_hash",
     "from_dict",
     "load_preset",
     "load_yaml",
     "merge_config",
+    "parse_yaml",
     "preset_lineage",
     "preset_names",
     "set_override",
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+MAX_IMAGE_SIZE = 4096  # the largest image side any build, import or training accepts (pixels)
+MAX_PRESET_BYTES = 1 << 20  # a preset or config file larger than this is refused before parsing
 
 
 class ConfigError(VantageError, ValueError):
@@ -137,15 +141,38 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(to_dict(obj), sort_keys=True).encode()).hexdigest()
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without aliases: ``*name`` references are refused, so a small file cannot expand into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed "
+                                 "in vantage configs; write the values out")  # fmt: skip
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse YAML text without aliases; errors are one line naming ``where`` (at most 300 characters)."""
+    try:
+        return yaml.load(text, Loader=_PlainLoader)
+    except yaml.YAMLError as e:
+        first = " ".join(str(e).split())
+        raise ConfigError(f"{where} is not valid YAML: {first[:300]}") from None
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing, unreadable or non-mapping file raises ConfigError naming it."""
+    """Read a YAML mapping; a missing, oversized, unreadable or non-mapping file raises ConfigError naming it."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
+    if path.stat().st_size > MAX_PRESET_BYTES:
+        raise ConfigError(f"config file {path} is {path.stat().st_size} bytes; a preset is at most {MAX_PRESET_BYTES}")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    data = parse_yaml(text, f"config file {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -212,7 +239,7 @@ def set_override(data: dict[str, Any], assignment: str) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {assignment!r}: {p!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+    node[parts[-1]] = parse_yaml(raw, f"override {assignment[:80]!r}")
 
 
 def _moved_sections(data: dict[str, Any], where: str) -> dict[str, Any]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import struct
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +19,28 @@ import numpy as np
 from vantage.errors import VantageError
 
 __all__ = [
+    "BusyError",
+    "OutsideFolderError",
     "WriteError",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "encode_png",
+    "finite_json",
+    "folder_lock",
+    "inside",
+    "is_locked",
     "publish",
     "remove_stale_temps",
     "sha256_bytes",
     "sha256_file",
     "temp_path",
     "vantage_home",
+    "write_error_log",
 ]
 
 TEMP_MARK = ".tmp-"
+LOCK_FILE = ".vantage.lock"
 
 
 def _file_mode() -> int:
@@ -41,6 +52,79 @@ def _file_mode() -> int:
 
 class WriteError(VantageError, OSError):
     """A file could not be written (disk full, no permission, ...); the message names the path."""
+
+
+class OutsideFolderError(VantageError, ValueError):
+    """A path that a file names (a row, a result, a preset) leads outside the folder it belongs to."""
+
+
+class BusyError(VantageError, RuntimeError):
+    """Another vantage process holds the lock of a folder this one wants to write or replace."""
+
+
+def inside(root: str | Path, rel: str | Path, what: str = "folder") -> Path:
+    """``root / rel`` for a path some file named, checked at the point of reading: relative, no ``..``, no NUL,
+    and, resolved through every symbolic link, still inside ``root``; else one OutsideFolderError naming both.
+    Every reader of a path taken from a file (metadata rows, results.json figures, tables) goes through here."""
+    text = str(rel)
+    if "\x00" in text:
+        raise OutsideFolderError(f"{root}: the path {text!r} holds a NUL character")
+    if Path(text).is_absolute() or ".." in Path(text).parts:
+        raise OutsideFolderError(f"{text!r} must be a relative path inside the {what} {root}")
+    base = Path(root).resolve()
+    path = (base / text).resolve()
+    if path != base and base not in path.parents:
+        raise OutsideFolderError(f"{Path(root) / text} resolves outside the {what} {root}")
+    return path
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, what: str = "run") -> Iterator[None]:
+    """Hold ``<folder>/.vantage.lock`` while writing ``folder``; a second holder gets one BusyError line at once
+    (no waiting). The lock file is removed again on release."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BusyError(f"another {what} is writing {folder} (it holds {folder / LOCK_FILE}); wait for it or "
+                        "use another --out") from None  # fmt: skip
+    try:
+        yield
+    finally:
+        lock.release()
+        Path(folder / LOCK_FILE).unlink(missing_ok=True)
+
+
+def is_locked(folder: str | Path) -> bool:
+    """Whether a vantage process holds ``folder``'s lock right now."""
+    from filelock import FileLock, Timeout
+
+    path = Path(folder) / LOCK_FILE
+    if not path.exists():
+        return False
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None, so the JSON written is valid (strict readers
+    refuse a bare ``NaN``)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj
 
 
 def temp_path(path: str | Path) -> Path:
@@ -90,7 +174,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> None:
     """Atomic JSON write (sorted keys, trailing newline); ``indent=None`` writes compactly (faster)."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(finite_json(obj), indent=indent, sort_keys=True, allow_nan=False) + "\n")
 
 
 def remove_stale_temps(root: str | Path) -> int:
@@ -117,6 +201,21 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def write_error_log(heading: str) -> Path | None:
+    """Write ``heading`` and the current exception's traceback to ``$VANTAGE_HOME/logs/`` and return the file
+    (None if that fails)."""
+    import datetime as dt
+    import traceback
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = vantage_home() / "logs" / f"error-{stamp}-{os.getpid()}.log"
+    try:
+        atomic_write_text(path, f"{heading}\n\n{traceback.format_exc()}")
+    except OSError:
+        return None
+    return path
 
 
 def vantage_home() -> Path:

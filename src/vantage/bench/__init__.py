@@ -20,6 +20,7 @@ from vantage.bench.report_card import Encoder, report_cards, resolve_encoder
 from vantage.bench.runner import (
     bench_summary,
     check_bench_config,
+    check_preset,
     get_method,
     machine_info,
     method_settings,
@@ -47,6 +48,7 @@ __all__ = [
     "bench_summary",
     "cached_evaluation",
     "check_bench_config",
+    "check_preset",
     "command_config",
     "config_options",
     "default_coil20",

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from vantage.bench.plugin import METHODS, EvalCommand, Option, TrainCommand, load_entry_point_methods, method_preset
-from vantage.config import ConfigError, from_dict, set_override, to_dict
+from vantage.config import ConfigError, from_dict, parse_yaml, set_override, to_dict
 
 __all__ = ["command_config", "config_options", "field_help", "method_commands"]
 
@@ -99,7 +98,7 @@ def _given(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     for f in dataclasses.fields(cls):
         kind = _option_type(hints[f.name])  # None: not an option of the command (an extra may share the name)
         if kind is not None and values.get(f.name) is not None:
-            out[f.name] = yaml.safe_load(values[f.name]) if kind[1] else values[f.name]
+            out[f.name] = parse_yaml(values[f.name], f"--{f.name}") if kind[1] else values[f.name]
     return out
 
 

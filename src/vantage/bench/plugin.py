@@ -28,6 +28,7 @@ from vantage.report import Section
 __all__ = [
     "ENTRY_POINT_GROUP",
     "METHODS",
+    "PRESET_KEYS",
     "Claim",
     "EvalCommand",
     "Evaluation",
@@ -37,6 +38,7 @@ __all__ = [
     "TrainCommand",
     "Trained",
     "Variant",
+    "check_sections",
     "load_entry_point_methods",
     "method_preset",
     "register_method",
@@ -237,6 +239,7 @@ def method_preset(preset: str | Path) -> dict[str, Any]:
     from vantage.config import load_preset, merge_config, preset_lineage
 
     config = load_preset(preset)
+    check_sections(config, f"preset {preset}")
     lineage = preset_lineage(preset)
     for plugin in METHODS.values():
         own: dict[str, Any] = {}
@@ -245,6 +248,23 @@ def method_preset(preset: str | Path) -> dict[str, Any]:
         if own and plugin.section:
             config[plugin.section] = merge_config(own, config.get(plugin.section) or {})
     return config
+
+
+PRESET_KEYS = ("extends", "data", "bench")  # top-level preset keys that are not a method's section
+
+
+def check_sections(config: dict[str, Any], where: str) -> None:
+    """Refuse preset sections no registered method reads, and parts a method does not have (every command
+    checks its preset here, so a typo such as `sssl:` or `ssl.trian` is one line, not silently ignored)."""
+    sections = {m.section: m for m in METHODS.values() if m.section}
+    unknown = sorted(set(config) - set(sections) - set(PRESET_KEYS))
+    if unknown:
+        known = sorted(set(sections) | set(PRESET_KEYS))
+        raise ConfigError(f"{where}: unknown preset section(s) {unknown}; known: {known}")
+    for name, plugin in sections.items():
+        part = config.get(name) or {}
+        if isinstance(part, dict) and (bad := sorted(set(part) - set(plugin.parts))):
+            raise ConfigError(f"{where}: unknown key(s) {bad} in {name}; expected {sorted(plugin.parts)}")
 
 
 def load_entry_point_methods() -> list[str]:

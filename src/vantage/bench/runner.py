@@ -17,7 +17,7 @@ import vantage.bench.methods  # noqa: F401  (registers the built-in plug-ins)
 from vantage import __version__
 from vantage.bench.context import BenchContext, default_coil20
 from vantage.bench.grid import display_view
-from vantage.bench.plugin import METHODS, Settings, load_entry_point_methods, method_preset
+from vantage.bench.plugin import METHODS, PRESET_KEYS, Settings, load_entry_point_methods, method_preset
 from vantage.config import ConfigError, set_override
 from vantage.io import atomic_write_json
 from vantage.report import Section, Table, Text, markdown_report, write_report
@@ -25,6 +25,7 @@ from vantage.report import Section, Table, Text, markdown_report, write_report
 __all__ = [
     "bench_summary",
     "check_bench_config",
+    "check_preset",
     "get_method",
     "machine_info",
     "method_settings",
@@ -33,7 +34,16 @@ __all__ = [
     "run_bench",
 ]
 
-PRESET_KEYS = ("extends", "data", "bench")  # top-level preset keys that are not a method's section
+
+
+def check_preset(preset: str) -> None:
+    """Refuse a preset with unknown sections or keys before any command works from it (a shipped preset is
+    known to be valid and costs nothing)."""
+    from vantage.config import preset_names
+
+    if str(preset) not in preset_names():
+        load_entry_point_methods()
+        method_preset(preset)
 
 
 def get_method(name: str):

@@ -24,7 +24,7 @@ from vantage.data.captions import MVCapRow, load_captioner, read_mvcap, write_mv
 from vantage.data.importer import CONVENTIONS, ImportResult, import_dataset, read_import_table
 from vantage.data.preview import contact_sheet
 from vantage.data.samples import SAMPLE_SYNSETS, render_turntable, write_mesh_folder
-from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records, triplet_sequence
+from vantage.data.schema import DatasetError, ViewRecord, inside, load_card, load_records, triplet_sequence
 from vantage.data.verify import Problem, summarize, summary_text, verify_dataset
 from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
 
@@ -111,6 +111,7 @@ __all__ = [
     "filter_records",
     "hf_data_files",
     "import_dataset",
+    "inside",
     "load_build_config",
     "load_captioner",
     "load_card",

@@ -28,7 +28,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from vantage import __version__
-from vantage.config import ConfigError, config_hash, from_dict, load_preset, set_override, to_dict
+from vantage.config import MAX_IMAGE_SIZE, ConfigError, config_hash, from_dict, load_preset, set_override, to_dict
 from vantage.data.schema import CARD_FILE, CHECKSUM_FILE, METADATA_FILE, DatasetError, ViewRecord
 from vantage.data.views import ViewSetConfig, caption_for, views_for
 from vantage.data.workers import die_with_parent, npy_bytes
@@ -41,6 +41,7 @@ from vantage.io import (
     encode_png,
     remove_stale_temps,
     sha256_bytes,
+    sha256_file,
     vantage_home,
 )
 from vantage.render import RENDERERS, Background, Camera, Light, create_renderer
@@ -166,8 +167,9 @@ class BuildConfig:
     def __post_init__(self) -> None:
         if self.renderer not in RENDERERS:
             raise ValueError(f"renderer {self.renderer!r} is not registered; choose from {sorted(RENDERERS)}")
-        if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 1:
-            raise ValueError(f"image_size must be a positive integer number of pixels, got {self.image_size!r}")
+        size = self.image_size
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
+            raise ValueError(f"image_size must be an integer in 1..{MAX_IMAGE_SIZE} pixels, got {size!r}")
         if self.objects_per_category < 1 or self.objects_per_ood_category < 0:
             raise ValueError("objects_per_category must be >= 1 and objects_per_ood_category >= 0")
         if self.supersample < 1:
@@ -453,10 +455,25 @@ def _prepare_root(root: Path, cfg_hash: str, cfg: Any, overwrite: bool) -> None:
                     f"output folder {root} holds a build with a different config (hash {str(old)[:12]} vs "
                     f"{cfg_hash[:12]}); use another --out or pass --overwrite to replace it"
                 )
+            if not _unlocked(root):
+                raise BuildError(f"another build is writing {root} (it holds {root / PARTS_DIR / 'build.lock'}); "
+                                 "--overwrite never deletes a running build")  # fmt: skip
             shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     if not marker.is_file():
         atomic_write_json(marker, {"fingerprint": cfg_hash, "config": to_dict(cfg), "generator": __version__})
+
+
+def _index_intact(root: Path, card: dict[str, Any]) -> bool:
+    """Whether the published index still is what the card recorded: the checksums hash to its manifest and
+    metadata.jsonl to its ``metadata_sha256`` (an emptied or edited index is rewritten from the part records)."""
+    try:
+        if sha256_file(root / CHECKSUM_FILE) != card.get("manifest_hash"):
+            return False
+        want = card.get("metadata_sha256")  # builds made before the field have none
+        return want is None or sha256_file(root / METADATA_FILE) == want
+    except OSError:
+        return False
 
 
 def _finalize(
@@ -469,7 +486,8 @@ def _finalize(
         files.update(part["files"])
     checksums = "".join(f"{files[k]}  {k}\n" for k in sorted(files))
     manifest = sha256_bytes(checksums.encode())
-    atomic_write_text(root / METADATA_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    metadata = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    atomic_write_text(root / METADATA_FILE, metadata)
     atomic_write_text(root / CHECKSUM_FILE, checksums)
 
     def count(key: str) -> dict[str, int]:
@@ -507,6 +525,7 @@ def _finalize(
             "by_category": count("category"),
         },
         "manifest_hash": manifest,
+        "metadata_sha256": sha256_bytes(metadata.encode()),
         "checksums": CHECKSUM_FILE,
         "conventions": {
             "frame": "+Z up, object front faces +X",
@@ -562,6 +581,7 @@ def build_folder(cfg: Any, root: Path, tasks: list[Any], cfg_hash: str, init: Ca
     try:
         return run_build(cfg, root, tasks, cfg_hash, workers, shard, progress, start, init, render, version)
     except BaseException:
+        remove_stale_temps(root)  # the workers are done (the pool waited for them): their temp files go too
         finished = set((root / PARTS_DIR).glob("*.json")) - {root / PARTS_DIR / "build.json"}
         if fresh and not finished:
             shutil.rmtree(root, ignore_errors=True)  # nothing finished: leave no folder to refuse a corrected run
@@ -623,7 +643,7 @@ def run_build(
             card = json.loads(card_path.read_text()) if card_path.is_file() else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
             card = {}  # rewritten below
-        published = all((root / f).is_file() for f in (METADATA_FILE, CHECKSUM_FILE))
+        published = all((root / f).is_file() for f in (METADATA_FILE, CHECKSUM_FILE)) and _index_intact(root, card)
         if todo or not published or card.get("generator", {}).get("fingerprint") != cfg_hash:
             manifest, images = _finalize(root, cfg, tasks, cfg_hash, version)
         else:

@@ -27,10 +27,12 @@ import math
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vantage.config import MAX_IMAGE_SIZE as MAX_SIZE
 from vantage.data.schema import (
     CARD_FILE,
     CHECKSUM_FILE,
@@ -40,8 +42,9 @@ from vantage.data.schema import (
     ViewRecord,
     check_relative_path,
     inside,
+    load_records,
 )
-from vantage.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes
+from vantage.io import atomic_write_bytes, atomic_write_json, atomic_write_text, is_locked, sha256_bytes
 
 __all__ = ["CONVENTIONS", "ImportResult", "import_dataset", "read_import_table"]
 
@@ -80,8 +83,14 @@ def read_import_table(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise DatasetError(f"import table {path} does not exist")
     rows: list[tuple[int, dict[str, Any]]] = []
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # spreadsheet programs start CSV files with a byte-order mark
+    except UnicodeDecodeError as e:
+        lineno = raw.count(b"\n", 0, e.start) + 1
+        raise DatasetError(f"{path}:{lineno}: not UTF-8 text (save the table as UTF-8)") from None
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -92,19 +101,20 @@ def read_import_table(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
                 raise DatasetError(f"{path}:{lineno}: a row must be a JSON object")
             rows.append((lineno, row))
     else:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            for lineno, row in enumerate(reader, 2):
-                if None in row:
-                    raise DatasetError(f"{path}:{lineno}: more values than the header has columns")
-                rows.append((lineno, {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()
-                                      if v not in (None, "")}))  # fmt: skip
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for lineno, row in enumerate(reader, 2):
+            if None in row:
+                raise DatasetError(f"{path}:{lineno}: more values than the header has columns")
+            rows.append((lineno, {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()
+                                  if v not in (None, "")}))  # fmt: skip
     if not rows:
         raise DatasetError(f"import table {path} has no rows")
     return rows
 
 
 def _number(row: dict[str, Any], key: str, where: str, lo: float | None = None, hi: float | None = None) -> float:
+    if isinstance(row[key], bool):
+        raise DatasetError(f"{where}: {key}={row[key]!r} is not a number")
     try:
         value = float(row[key])
     except (TypeError, ValueError):
@@ -121,7 +131,7 @@ def _rows_from_table(path: Path, default_split: str) -> list[_Row]:
         missing = [k for k in ("file", "object_id", "azimuth_deg") if k not in row]
         if missing:
             raise DatasetError(f"{where}: missing column(s) {', '.join(missing)} (need file, object_id, azimuth_deg)")
-        az = _number(row, "azimuth_deg", where) % 360.0
+        az = _number(row, "azimuth_deg", where, -360, 720) % 360.0
         el = _number(row, "elevation_deg", where, -90, 90) if "elevation_deg" in row else None
         boxes = [k for k in _BBOX if k in row]
         if boxes and len(boxes) != 4:
@@ -136,6 +146,8 @@ def _rows_from_table(path: Path, default_split: str) -> list[_Row]:
                 extra[key] = str(row[key])
         if "frame_index" in row:
             extra["frame_index"] = int(_number(row, "frame_index", where, 0))
+        if ("frame_index" in row) != ("sequence_id" in row):
+            raise DatasetError(f"{where}: sequence_id and frame_index must be given together")
         obj = str(row["object_id"])
         out.append(_Row(where, str(row["file"]), obj, str(row.get("category", obj)), az, el, split, extra, bbox))
     return out
@@ -222,10 +234,10 @@ def import_dataset(source: str | Path, out: str | Path, table: str | Path | None
         raise DatasetError("give either a table (--table file.csv|.jsonl) or a folder convention (--convention)")
     if split not in SPLITS:
         raise DatasetError(f"split must be one of {SPLITS}, got {split!r}")
-    if size is not None and size < 8:
-        raise DatasetError(f"size must be >= 8 pixels, got {size}")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise DatasetError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    if size is not None and not 8 <= size <= MAX_SIZE:
+        raise DatasetError(f"size must be in 8..{MAX_SIZE} pixels, got {size}")
+    _check_out(source, out, overwrite)
+    _remove_stale_imports(out)
     if table is not None:
         rows = _rows_from_table(Path(table), split)
     else:
@@ -243,12 +255,49 @@ def import_dataset(source: str | Path, out: str | Path, table: str | Path | None
         manifest = _write_index(tmp, records, files, name or _safe_name(source.name), size, {
             "source": str(source.resolve()), "table": str(Path(table).resolve()) if table else None,
             "convention": convention})  # fmt: skip
+        load_records(tmp)  # the reader every evaluator uses accepts what is about to be published
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ImportResult(out, len(records), len({r.object_id for r in records}), manifest)
+
+
+def _check_out(source: Path, out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that is, holds or lies inside the source folder, and never replace (``--overwrite``) a
+    non-empty folder that is not a vantage dataset or that another vantage process is writing."""
+    src, dst = source.resolve(), out.resolve()
+    if dst == src or dst in src.parents or src in dst.parents:
+        raise DatasetError(f"--out {out} is, holds or lies inside the image folder {source}; choose another folder")
+    if not (out.exists() and any(out.iterdir())):
+        return
+    if not overwrite:
+        raise DatasetError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    if not (out / CARD_FILE).is_file():
+        raise DatasetError(f"{out} is not empty and holds no vantage dataset (no {CARD_FILE}); --overwrite only "
+                           "replaces a dataset vantage wrote, so choose another folder")  # fmt: skip
+    if is_locked(out):
+        raise DatasetError(f"another vantage process is writing {out}; --overwrite does not replace it")
+
+
+def _remove_stale_imports(out: Path) -> None:
+    """Remove the temporary folders of earlier imports into ``out`` whose process is gone (killed by SIGKILL)."""
+    for tmp in out.parent.glob(f".{out.name}.importing-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            print(f"[vantage] removed {tmp}, left by an import that was killed", file=sys.stderr)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _write_images(source: Path, rows: list[_Row], root: Path, domain: str,
@@ -282,7 +331,8 @@ def _write_index(root: Path, records: list[ViewRecord], files: dict[str, str], n
                  source: dict[str, Any]) -> str:  # fmt: skip
     checksums = "".join(f"{files[k]}  {k}\n" for k in sorted(files))
     manifest = sha256_bytes(checksums.encode())
-    atomic_write_text(root / METADATA_FILE, "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records))
+    metadata = "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records)
+    atomic_write_text(root / METADATA_FILE, metadata)
     atomic_write_text(root / CHECKSUM_FILE, checksums)
 
     def count(key: str) -> dict[str, int]:
@@ -300,6 +350,7 @@ def _write_index(root: Path, records: list[ViewRecord], files: dict[str, str], n
         "counts": {"images": len(records), "files": len(files), "objects": len({r.object_id for r in records}),
                    "by_split": count("split"), "by_domain": count("domain"), "by_category": count("category")},
         "manifest_hash": manifest,
+        "metadata_sha256": sha256_bytes(metadata.encode()),
         "checksums": CHECKSUM_FILE,
         "conventions": {"azimuth": "degrees, as the source table or naming convention gives them",
                         "elevation": "degrees, when the source gives it"},

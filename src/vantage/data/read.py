@@ -155,12 +155,12 @@ class MultiViewDataset(_RecordDataset):
         rec = self.records[index]
         item = {"image": self.image(rec), "index": index, **self.view_fields(rec)}
         if self.with_depth:
-            item["depth"] = torch.from_numpy(np.load(self.root / rec.depth_file).astype(np.float32))
+            item["depth"] = torch.from_numpy(np.load(inside(self.root, rec.depth_file)).astype(np.float32))
         if self.with_mask:
             if rec.mask_file is not None:
-                item["mask"] = torch.from_numpy(np.asarray(Image.open(self.root / rec.mask_file)) > 127)
+                item["mask"] = torch.from_numpy(np.asarray(Image.open(inside(self.root, rec.mask_file))) > 127)
             else:  # masks are exactly the pixels with depth
-                item["mask"] = torch.from_numpy(np.load(self.root / rec.depth_file) > 0)
+                item["mask"] = torch.from_numpy(np.load(inside(self.root, rec.depth_file)) > 0)
         return item
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -10,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from vantage.errors import VantageError
+from vantage.io import OutsideFolderError
+from vantage.io import inside as io_inside
 
 __all__ = [
     "CARD_FILE",
@@ -76,6 +80,8 @@ class ViewRecord:
     @classmethod
     def from_json(cls, row: dict[str, Any], where: str = "row") -> ViewRecord:
         """Validate and build a record; errors name ``where`` and the field."""
+        if not isinstance(row, dict):
+            raise DatasetError(f"{where}: expected a JSON object (one row), got {type(row).__name__} {row!r:.40}")
         missing = [k for k in cls.REQUIRED if row.get(k) is None]
         if missing:
             raise DatasetError(f"{where}: missing required field(s) {', '.join(missing)}")
@@ -95,13 +101,19 @@ class ViewRecord:
             raise DatasetError(f"{where}: field triplet_pos={rec.triplet_pos!r} must be one of {TRIPLET_POSITIONS}")
         if rec.cam_to_world is not None and np.asarray(rec.cam_to_world).shape != (4, 4):
             raise DatasetError(f"{where}: field cam_to_world must be 4x4")
-        try:
-            rec.view_id = int(rec.view_id)
-            rec.azimuth_deg = float(rec.azimuth_deg)
-            if rec.frame_index is not None:
-                rec.frame_index = int(rec.frame_index)
-        except (TypeError, ValueError) as e:
-            raise DatasetError(f"{where}: view_id/azimuth_deg/frame_index must be numbers ({e})") from e
+        for name in ("view_id", "frame_index", "triplet_id"):
+            value = getattr(rec, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise DatasetError(f"{where}: field {name}={value!r} must be an integer")
+        for name in ("azimuth_deg", "elevation_deg", "roll_deg", "distance", "fov_deg"):
+            value = getattr(rec, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise DatasetError(f"{where}: field {name}={value!r} must be a finite number")
+            setattr(rec, name, float(value))
+        if rec.cam_to_world is not None and not np.isfinite(np.asarray(rec.cam_to_world, dtype=float)).all():
+            raise DatasetError(f"{where}: field cam_to_world holds a non-finite number")
         if rec.triplet_id is not None and rec.triplet_pos is not None and rec.sequence_id is None:
             rec.sequence_id, rec.frame_index = triplet_sequence(rec.object_id, rec.triplet_id, rec.triplet_pos)
         elif (rec.sequence_id is None) != (rec.frame_index is None):
@@ -124,18 +136,18 @@ def check_relative_path(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise DatasetError(f"{where}={value!r} must be a non-empty relative path")
     p = PurePosixPath(value)
-    if p.is_absolute() or "\\" in value or ":" in p.parts[0] or ".." in p.parts:
+    if p.is_absolute() or "\\" in value or ":" in p.parts[0] or ".." in p.parts or "\x00" in value:
         raise DatasetError(f"{where}={value!r} must be a relative path inside the dataset folder")
     return value
 
 
 def inside(root: str | Path, rel: str) -> Path:
-    """``root / rel``, refusing a path that resolves outside ``root`` (e.g. through a symbolic link)."""
-    base = Path(root).resolve()
-    path = (base / rel).resolve()
-    if path != base and base not in path.parents:
-        raise DatasetError(f"{Path(root) / rel} resolves outside the dataset folder {root}")
-    return path
+    """``root / rel`` of a dataset, refusing a path that resolves outside ``root`` (e.g. through a symbolic link):
+    :func:`vantage.io.inside` with the dataset's error type."""
+    try:
+        return io_inside(root, rel, "dataset folder")
+    except OutsideFolderError as e:
+        raise DatasetError(str(e)) from None
 
 
 def triplet_sequence(object_id: str, triplet_id: int, triplet_pos: str) -> tuple[str, int]:
@@ -149,17 +161,24 @@ def load_records(root: str | Path) -> list[ViewRecord]:
     path = Path(root) / METADATA_FILE
     if not path.is_file():
         raise DatasetError(f"{path} not found: {root} is not a built vantage dataset (run `vantage data build`)")
-    records = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
+    return [ViewRecord.from_json(row, f"{path} line {lineno}") for lineno, row in read_jsonl(path)]
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of every non-empty line of a JSON Lines file; a line that is not UTF-8 or not
+    JSON is one DatasetError naming the file and line (a leading byte-order mark is allowed)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise DatasetError(f"{path} line {lineno}: not UTF-8 text (byte {e.start + 1})") from None
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
-                raise DatasetError(f"{path} line {lineno}: not valid JSON ({e.msg})") from e
-            records.append(ViewRecord.from_json(row, f"{path} line {lineno}"))
-    return records
+                raise DatasetError(f"{path} line {lineno}: not valid JSON ({e.msg})") from None
 
 
 def load_card(root: str | Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,30 +96,31 @@ def verify_dataset(root: str | Path, workers: int | None = None) -> list[Problem
             checksums[rel] = sha
         if sha256_bytes(text.encode()) != card.get("manifest_hash"):
             problems.append(Problem(CHECKSUM_FILE, "its hash differs from the card's manifest_hash"))
+        meta, want = root / METADATA_FILE, card.get("metadata_sha256")
+        if want and meta.is_file() and sha256_bytes(meta.read_bytes()) != want:
+            problems.append(Problem(METADATA_FILE, "its hash differs from the card's metadata_sha256 (edited or "
+                                    "emptied; `vantage data build` with the same config rewrites it)"))  # fmt: skip
     except FileNotFoundError:
         problems.append(Problem(CHECKSUM_FILE, "missing"))
     referenced: set[str] = set()
     n_rows = 0
     try:
-        with open(root / METADATA_FILE) as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f"{METADATA_FILE} line {lineno}"
-                try:
-                    rec = ViewRecord.from_json(json.loads(line), where)
-                except json.JSONDecodeError as e:
-                    problems.append(Problem(METADATA_FILE, f"{where}: not valid JSON ({e.msg})"))
-                    continue
-                except DatasetError as e:
-                    problems.append(Problem(METADATA_FILE, str(e)))
-                    continue
-                n_rows += 1
-                for rel in (rec.file_name, rec.depth_file, rec.mask_file):
-                    if rel is not None:
-                        referenced.add(rel)
-                        if checksums and rel not in checksums:
-                            problems.append(Problem(rel, f"listed in {where} but not in {CHECKSUM_FILE}"))
+        for lineno, line in _lines(root / METADATA_FILE, problems):
+            where = f"{METADATA_FILE} line {lineno}"
+            try:
+                rec = ViewRecord.from_json(json.loads(line), where)
+            except json.JSONDecodeError as e:
+                problems.append(Problem(METADATA_FILE, f"{where}: not valid JSON ({e.msg})"))
+                continue
+            except DatasetError as e:
+                problems.append(Problem(METADATA_FILE, str(e)))
+                continue
+            n_rows += 1
+            for rel in (rec.file_name, rec.depth_file, rec.mask_file):
+                if rel is not None:
+                    referenced.add(rel)
+                    if checksums and rel not in checksums:
+                        problems.append(Problem(rel, f"listed in {where} but not in {CHECKSUM_FILE}"))
     except FileNotFoundError:
         problems.append(Problem(METADATA_FILE, "missing"))
     expected = card.get("counts", {}).get("images")
@@ -175,3 +177,17 @@ def summary_text(s: dict) -> str:
               f"  categories out: {', '.join(s['categories']['out'])}",
               f"  with depth: {s['with_depth']}, with mask: {s['with_mask']}"]  # fmt: skip
     return "\n".join(lines)
+
+
+def _lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+    """The non-empty lines of ``path`` with their numbers; a line that is not UTF-8 becomes a problem (the rest
+    are still checked). A missing file raises FileNotFoundError."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                problems.append(Problem(path.name, f"{path.name} line {lineno}: not UTF-8 text (byte {e.start + 1})"))
+                continue
+            if line.strip():
+                yield lineno, line

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vantage.config import config_hash, from_dict, load_preset, set_override, to_dict
+from vantage.config import MAX_IMAGE_SIZE, config_hash, from_dict, load_preset, set_override, to_dict
 from vantage.data.build import PARTS_DIR, BuildError, BuildResult, SplitConfig, build_folder
 from vantage.data.schema import ViewRecord
 from vantage.data.workers import die_with_parent, npy_bytes
@@ -73,8 +73,10 @@ class VideoConfig:
         bad = [t for t in self.tasks if t not in TASKS]
         if bad or not self.tasks:
             raise ValueError(f"video tasks {bad or self.tasks} invalid; choose from {sorted(TASKS)}")
-        if self.trajectories_per_task < 1 or self.image_size < 8 or self.frame_stride < 1 or self.actors < 1:
-            raise ValueError("trajectories_per_task, actors and frame_stride must be >= 1 and image_size >= 8")
+        if self.trajectories_per_task < 1 or self.frame_stride < 1 or self.actors < 1:
+            raise ValueError("trajectories_per_task, actors and frame_stride must be >= 1")
+        if not 8 <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ValueError(f"image_size must be in 8..{MAX_IMAGE_SIZE} pixels, got {self.image_size}")
         if not 0 <= self.seen_tpv <= self.tpv_cameras or self.tpv_cameras < 1:
             raise ValueError(f"need 1 <= tpv_cameras and 0 <= seen_tpv <= tpv_cameras, got {self.seen_tpv} of "
                              f"{self.tpv_cameras}")  # fmt: skip

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vantage.data.schema import DatasetError, ViewRecord, load_card, load_records
+from vantage.data.schema import DatasetError, ViewRecord, inside, load_card, load_records
 from vantage.eval.features import ImageBank, load_image_bank
 from vantage.eval.metrics import per_view_accuracy
 
@@ -214,7 +214,7 @@ def evaluate_pseudo_depth(
     rows = rows[:max_images] if max_images else rows
     classes = list(load_card(root).get("categories", {}).get("in", []))
     bank = load_image_bank(root, rows, image_size, classes)
-    depth = torch.from_numpy(np.stack([np.load(root / r.depth_file) for r in rows]).astype(np.float32))
+    depth = torch.from_numpy(np.stack([np.load(inside(root, r.depth_file)) for r in rows]).astype(np.float32))
     trl.keep_diagnostics = True
     model.eval()
     pseudo = []

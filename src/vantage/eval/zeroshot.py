@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vantage.data.schema import inside
 from vantage.eval.features import ImageBank, load_image_bank
 from vantage.eval.metrics import per_view_accuracy
 
@@ -105,9 +106,9 @@ def _masks(root: Path, records: Sequence[Any], size: int) -> torch.Tensor:
     out = []
     for r in records:
         if r.mask_file is not None:
-            m = np.asarray(Image.open(root / r.mask_file)) > 127
+            m = np.asarray(Image.open(inside(root, r.mask_file))) > 127
         elif r.depth_file is not None:
-            m = np.load(root / r.depth_file) > 0
+            m = np.load(inside(root, r.depth_file)) > 0
         else:
             raise ValueError(f"{root}: row {r.file_name} has neither mask nor depth (needed for the background shift)")
         out.append(torch.from_numpy(m.astype(np.float32)))

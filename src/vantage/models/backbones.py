@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vantage.models.hub import weights_guard
+
 __all__ = [
     "STEMS",
     "FeatureExtractor",
@@ -89,7 +91,8 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    with weights_guard(f"checkpoint {path}"):
+        state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     for prefix in ("backbone.model.", "model.", "backbone."):

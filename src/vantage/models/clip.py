@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vantage.io import atomic_write_bytes, atomic_write_text
+from vantage.models.hub import weights_guard
 
 __all__ = [
     "CLIP_CONFIG_DIR",
@@ -101,7 +102,8 @@ def create_clip(
     if folder is not None:
         if pretrained:
             raise ValueError(f"{name} is a saved folder; it brings its own weights (pretrained={pretrained!r} given)")
-        model = open_clip.create_model(f"local-dir:{folder}", **kwargs)
+        with weights_guard(f"CLIP folder {folder}"):
+            model = open_clip.create_model(f"local-dir:{folder}", **kwargs)
     else:
         known = open_clip.list_pretrained_tags_by_model(name)
         if pretrained and pretrained not in known and not Path(pretrained).is_file():
@@ -113,8 +115,8 @@ def create_clip(
             model = pretrained_call(f"open_clip {name} ({pretrained})", hint,
                                     lambda: open_clip.create_model(name, pretrained=pretrained, **kwargs))  # fmt: skip
         else:
-            with _no_root_warnings():  # open_clip logs "No pretrained weights loaded" for a model built from scratch
-                model = open_clip.create_model(name, pretrained=pretrained or None, **kwargs)
+            with _no_root_warnings(), weights_guard(f"CLIP weights {pretrained}"):  # open_clip logs "No pretrained
+                model = open_clip.create_model(name, pretrained=pretrained or None, **kwargs)  # weights loaded" here
     return model.eval(), cfg
 
 

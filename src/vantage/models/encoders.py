@@ -86,7 +86,7 @@ def hf_image_encoder(name: str) -> PooledEncoder:
             raise FileNotFoundError(f"{local} is not a saved Hugging Face model (no config.json in it)")
         name = str(local)
     hint = "pass a local folder written by save_pretrained (or set HF_HOME to a cache holding it)"
-    net = pretrained_call(f"Hugging Face model {name!r}", hint, lambda: AutoModel.from_pretrained(name)).eval()
+    net = pretrained_call(f"Hugging Face model {name}", hint, lambda: AutoModel.from_pretrained(name)).eval()
     config = AutoConfig.from_pretrained(name)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     try:

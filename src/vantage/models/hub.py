@@ -9,16 +9,18 @@ local weights instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import pickle
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from vantage.errors import VantageError
 
-__all__ = ["PretrainedUnavailable", "hub_reachable", "pretrained_call"]
+__all__ = ["ForeignWeightsError", "PretrainedUnavailable", "hub_reachable", "pretrained_call", "weights_guard"]
 
 T = TypeVar("T")
 HUB_HOST = "huggingface.co"
@@ -26,6 +28,34 @@ HUB_HOST = "huggingface.co"
 
 class PretrainedUnavailable(VantageError, RuntimeError):
     """Pretrained weights were asked for and cannot be downloaded (no network) or found in the local cache."""
+
+
+class ForeignWeightsError(VantageError, ValueError):
+    """A weights file that holds Python objects besides tensors: refused unread (nothing in it ran)."""
+
+
+_UNSAFE = ("Weights only load failed", "UnpicklingError", "Unsupported global", "Unsupported operand")
+
+
+@contextlib.contextmanager
+def weights_guard(what: str) -> Iterator[None]:
+    """Turn torch's refusal of an unsafe pickle (``weights_only=True``), however a library wraps it, into one
+    line naming ``what``: it is not a vantage / open_clip / Hugging Face checkpoint."""
+    try:
+        yield
+    except ForeignWeightsError:
+        raise
+    except Exception as e:
+        chain, seen = [], e
+        while seen is not None and len(chain) < 8:
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+        if any(isinstance(c, pickle.UnpicklingError) or any(m in str(c) for m in _UNSAFE) for c in chain):
+            raise ForeignWeightsError(
+                f"{what} is not a vantage / open_clip / Hugging Face checkpoint: it holds Python objects besides "
+                "weights, and vantage loads weights only (nothing in it ran)"
+            ) from None
+        raise
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,7 +90,10 @@ def pretrained_call(what: str, hint: str, load: Callable[[], T]) -> T:
         _go_offline()
         logging.disable(logging.ERROR)  # open_clip logs its own failed download before raising
     try:
-        return load()
+        with weights_guard(what):
+            return load()
+    except ForeignWeightsError:
+        raise
     except (OSError, RuntimeError, ValueError) as e:
         if online and not _looks_like_download_error(e):
             raise

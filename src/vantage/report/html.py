@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vantage.io import atomic_write_text
+from vantage.io import OutsideFolderError, atomic_write_text, inside
 from vantage.report.blocks import Block, Figure, KeyValues, Section, Table, Text
 
 __all__ = ["render_html", "render_page", "write_report"]
@@ -39,9 +39,14 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _figure(run_dir: Path, fig: Figure) -> str:
-    if not fig.path or not (run_dir / fig.path).is_file():
+    """A figure of the run folder embedded in the page; a path that leaves the folder is refused, not read."""
+    try:
+        path = inside(run_dir, fig.path, "run folder") if fig.path else None
+    except OutsideFolderError:
+        return f"<p class='bad'>({_esc(fig.caption)}: refused, {_esc(str(fig.path))} is not a file of this run)</p>"
+    if path is None or not path.is_file() or path.suffix.lower() != ".png":
         return f"<p class='muted'>({_esc(fig.caption)}: not available)</p>"
-    data = base64.b64encode((run_dir / fig.path).read_bytes()).decode()
+    data = base64.b64encode(path.read_bytes()).decode()
     alt = _esc(fig.caption)
     return f"<figure><img alt='{alt}' src='data:image/png;base64,{data}'><figcaption>{alt}</figcaption></figure>"
 

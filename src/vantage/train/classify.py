@@ -67,8 +67,6 @@ class ClassifyTrainConfig(TRLOptions, RunConfig):
         super().__post_init__()
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.image_size < 8:
-            raise ValueError("epochs and batch_size must be >= 1 and image_size >= 8")
         if not 0 < self.crop_scale <= 1:
             raise ValueError(f"crop_scale must be in (0, 1], got {self.crop_scale}")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
@@ -62,6 +62,8 @@ class ClipTrainConfig(RunConfig):
     """A base CLIP trained from scratch (or further from ``pretrained``) on image-caption pairs; defaults are the
     CPU scale: ``vantage-clip-tiny`` at 32 px on the near-front ``canonical`` views."""
 
+    min_epochs: ClassVar[int] = 0  # 0: export the model as loaded (a pretrained CLIP used as the base as it is)
+
     model: str = "vantage-clip-tiny"
     pretrained: str | None = None
     image_size: int | None = 32
@@ -76,8 +78,8 @@ class ClipTrainConfig(RunConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.epochs < 0 or self.batch_size < 2:
-            raise ValueError("epochs must be >= 0 (0: export the model as loaded) and batch_size >= 2")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
         if not 0 < self.crop_scale <= 1:
             raise ValueError(f"crop_scale must be in (0, 1], got {self.crop_scale}")
 

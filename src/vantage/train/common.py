@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -11,14 +12,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from vantage.config import MAX_IMAGE_SIZE
 from vantage.errors import VantageError
-from vantage.io import WriteError, atomic_write_json, publish, remove_stale_temps, temp_path
+from vantage.io import WriteError, atomic_write_json, folder_lock, publish, remove_stale_temps, temp_path
 from vantage.models import RZ_CONVENTIONS, TRL_MODES
 
 __all__ = [
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 TRAIN_TIME_FILE = "train_time.json"
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
 
 
 @dataclass
@@ -60,15 +64,18 @@ class RunConfig:
     strategy: str = "auto"  # auto: DDP when devices > 1 (see trainer_strategy)
     precision: str = "32-true"
 
+    min_epochs: ClassVar[int] = 1  # 0 where a run may only export what it loaded (a base CLIP)
+
     def __post_init__(self) -> None:
         """Checks every run config shares (subclasses call this from their own ``__post_init__``)."""
         size = getattr(self, "image_size", None)
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 8):
-            raise ValueError(f"image_size must be an integer >= 8 pixels, got {size!r}")
-        for name in ("epochs", "batch_size"):
+        if size is not None and (type(size) is not int or not 8 <= size <= MAX_IMAGE_SIZE):
+            raise ValueError(f"image_size must be an integer in 8..{MAX_IMAGE_SIZE} pixels, got {size!r}")
+        limits = {"epochs": (self.min_epochs, MAX_EPOCHS), "batch_size": (1, MAX_BATCH)}
+        for name, (lo, hi) in limits.items():
             value = getattr(self, name, None)
-            if value is not None and value < (0 if name == "epochs" else 1):
-                raise ValueError(f"{name} must be >= {0 if name == 'epochs' else 1}, got {value}")
+            if value is not None and not lo <= value <= hi:
+                raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
         warm = getattr(self, "warmup_epochs", None)
         if warm is not None and warm < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {warm}")
@@ -381,7 +388,26 @@ def fit_resumable(
     """Fit ``module`` on ``loader`` with atomic per-epoch checkpoints under ``out/checkpoints``, resuming from
     ``last.ckpt`` if present (see :func:`resume_checkpoint`; ``overwrite`` starts anew). ``cfg`` supplies
     epochs, accelerator, devices, strategy and precision. CSV logs (and TensorBoard on request); the training
-    wall time, resumes included, in ``out/train_time.json``. Returns the last checkpoint's path."""
+    wall time, resumes included, in ``out/train_time.json``. Returns the last checkpoint's path.
+
+    The run folder is locked for the whole run (a second run into it is refused at once); an interrupted run
+    (Ctrl-C, SIGTERM) raises KeyboardInterrupt after Lightning's clean shutdown, and a run that ends before
+    its first checkpoint leaves no log folders behind."""
+    out = Path(out)
+    primary = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    fresh = not (out / "checkpoints").is_dir()
+    try:
+        with folder_lock(out, "training run") if primary else contextlib.nullcontext():
+            return _fit(module, loader, cfg, out, progress, stop_after, tensorboard, keep_every_epoch, overwrite)
+    except BaseException:
+        if primary and fresh and not (out / "checkpoints").is_dir():
+            for stub in ("logs", "tb"):
+                shutil.rmtree(out / stub, ignore_errors=True)
+        raise
+
+
+def _fit(module: Any, loader: Any, cfg: Any, out: Path, progress: bool, stop_after: int | None, tensorboard: bool,
+         keep_every_epoch: bool, overwrite: bool) -> Path:  # fmt: skip
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -416,7 +442,14 @@ def fit_resumable(
         enable_model_summary=False,
         use_distributed_sampler=False,  # EpochSampler shards by rank itself
     )
-    trainer.fit(module, loader, ckpt_path=resume, weights_only=True)
+    try:
+        trainer.fit(module, loader, ckpt_path=resume, weights_only=True)
+    except SystemExit:  # Lightning ends a run it saw interrupted with sys.exit(1)
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if trainer.interrupted:
+        raise KeyboardInterrupt
     if trainer.is_global_zero:
         atomic_write_json(out / TRAIN_TIME_FILE, {"seconds": round(clock.seconds, 2)})
     return out / "checkpoints" / "last.ckpt"

@@ -61,8 +61,8 @@ class SSLTrainConfig(RunConfig):
             raise ValueError(f"optimizer must be lars, adamw or sgd, got {self.optimizer!r}")
         if self.stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError("epochs must be >= 1 and batch_size >= 2")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
 
 
 def build_backbone(cfg: SSLTrainConfig) -> torch.nn.Module:

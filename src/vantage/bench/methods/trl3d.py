@@ -150,7 +150,7 @@ class TRLMethod(MethodPlugin):
         }
 
     def _plots(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, str]:
-        from vantage.data import filter_records, load_records
+        from vantage.data import filter_records, inside, load_records
         from vantage.eval.classify import pseudo_depth_maps
         from vantage.eval.features import load_image_bank
         from vantage.report import depth_panel, sphere_value_plot
@@ -179,7 +179,7 @@ class TRLMethod(MethodPlugin):
                 if bank is None:
                     bank = load_image_bank(root, rows, mcfg.image_size, classes)
                 pseudo[v.name] = pseudo_depth_maps(model, bank.images).numpy()
-            rendered = np.stack([np.load(root / r.depth_file) for r in rows])
+            rendered = np.stack([np.load(inside(root, r.depth_file)) for r in rows])
             depth_panel(bank.images.permute(0, 2, 3, 1).numpy(), rendered, pseudo, ctx.out / "trl3d_depth.png",
                         "3DTRL pseudo-depth vs rendered depth (brighter = nearer)")  # fmt: skip
             plots["depth"] = "trl3d_depth.png"

@@ -19,7 +19,7 @@ from vantage.bench.context import BenchContext, default_coil20
 from vantage.bench.grid import display_view
 from vantage.bench.plugin import METHODS, PRESET_KEYS, Settings, load_entry_point_methods, method_preset
 from vantage.config import ConfigError, set_override
-from vantage.io import atomic_write_json
+from vantage.io import atomic_write_json, folder_lock
 from vantage.report import Section, Table, Text, markdown_report, write_report
 
 __all__ = [
@@ -214,7 +214,7 @@ def run_bench(
         "suites": {},
     }
     failed = False
-    with _library_log(out / "bench.log"):
+    with folder_lock(out, "bench run"), _library_log(out / "bench.log"):
         failed = _run_suites(ctx, names, results, out)
     results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     results["status"] = "failed" if failed else "ok"

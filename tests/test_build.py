@@ -125,7 +125,7 @@ def test_shards_share_the_work(small_dataset, tmp_path):
 @pytest.mark.parametrize(
     ("data", "match", "error"),
     [
-        ({"image_size": 0}, "image_size must be a positive integer", ConfigError),
+        ({"image_size": 0}, "image_size must be an integer in 1..4096 pixels", ConfigError),
         ({"in_domain": ["airplane", "spaceship"]}, "unknown category 'spaceship'", (ConfigError, UnknownCategoryError)),
         ({"assign": {"train": ["fib7"]}}, "undefined view set", ConfigError),
         ({"view_sets": {"fib50": {"kind": "spiral", "n": 5}}}, "kind must be one of", ConfigError),

@@ -66,7 +66,7 @@ def test_preview_contact_sheet(quick_build, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "image_size=0"], "image_size must be a positive integer"),
+        (["--set", "image_size=0"], "image_size must be an integer in 1..4096 pixels"),
         (["--set", "in_domain=[airplane, spaceship]"], "unknown category 'spaceship'"),
         (["--shard", "3/2"], "--shard i/n needs 0 <= i < n"),
         (["--preset", "nosuch"], "unknown preset 'nosuch'"),

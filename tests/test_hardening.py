@@ -21,7 +21,7 @@ import pytest
 from conftest import run_cli, small_config
 from vantage.config import ConfigError, from_dict, load_yaml
 from vantage.data import BuildError, DatasetError, MultiViewDataset, build_dataset, load_records, verify_dataset
-from vantage.io import BusyError, atomic_write_json, folder_lock
+from vantage.io import atomic_write_json
 from vantage.train.ssl import SSLTrainConfig
 
 
@@ -115,6 +115,7 @@ def test_overwrite_never_deletes_a_build_that_is_running(tmp_path):
 
 # 4 ------------------------------------------------------------------------------------------------------------
 def test_a_run_folder_takes_one_training_at_a_time(small_dataset, tmp_path):
+    from vantage.io import BusyError, folder_lock
     from vantage.train import train_ssl
 
     out = tmp_path / "run"
@@ -317,7 +318,7 @@ def test_litter_of_killed_imports_and_failed_training_is_removed(turntable, data
     for image in (dataset_copy / "images").rglob("*.png"):
         image.write_bytes(b"not a png")  # the first batch fails, before any checkpoint
     run = tmp_path / "run"
-    with pytest.raises(Exception, match="not a png|cannot identify|corrupt"):
+    with pytest.raises(Exception, match=r"not a png|cannot identify|corrupt"):
         train_ssl(_tiny_ssl(epochs=1), dataset_copy, run, progress=False)
     assert not (run / "logs").exists() and not (run / "checkpoints").exists()
 

@@ -182,3 +182,15 @@ def test_findings_verdicts():
     assert claim_row(claim, {"m": {"top1": {"mean": 1.234, "std": 0.5, "n": 2}}}) == ["a claim", "+1.2 ± 0.5", "+3",
                                                                                      "yes (2 seeds)"]  # fmt: skip
     assert claim_row(claim, {})[1:] == ["-", "+3", "not run"]
+
+
+def test_findings_say_n_1_and_no_effect_plainly():
+    from vantage.bench.findings import Claim, claim_row
+
+    claim = Claim("x", ("v", "m"), "+1")
+    one = claim_row(claim, {"v": {"m": {"mean": 0.4, "std": 0.0, "n": 1}}})
+    assert one[1] == "+0.4 (n = 1: no spread)" and "1 seed: not decided" in one[3]
+    zero = claim_row(claim, {"v": {"m": {"mean": 0.0, "std": 0.0, "n": 3}}})
+    assert zero[3] == "no effect (3 seeds)" and "opposite" not in zero[3]
+    three = claim_row(claim, {"v": {"m": {"mean": 2.0, "std": 0.5, "n": 3}}})
+    assert three[1] == "+2.0 ± 0.5" and three[3] == "yes (3 seeds)"

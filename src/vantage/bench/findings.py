@@ -30,6 +30,8 @@ def verdict(leaf: Any, increase: bool) -> str:
         return "not run"
     mean, std, n = float(leaf["mean"]), float(leaf.get("std", 0.0)), int(leaf.get("n", 1))
     right = mean > 0 if increase else mean < 0
+    if mean == 0:
+        return f"no effect ({n} seed{'s' if n > 1 else ''})"
     if n < 2:
         return f"{'same' if right else 'opposite'} direction (1 seed: not decided)"
     if abs(mean) <= std:
@@ -42,7 +44,9 @@ def claim_row(claim: Claim, deltas: dict[str, Any]) -> list[str]:
     leaf = _lookup(deltas, claim.path)
     if leaf is None and claim.legacy:
         leaf = _lookup(deltas, claim.legacy)
-    if isinstance(leaf, dict) and "mean" in leaf:
+    if isinstance(leaf, dict) and "mean" in leaf and int(leaf.get("n", 1)) < 2:
+        ours = f"{leaf['mean']:+.{claim.digits}f} (n = 1: no spread)"
+    elif isinstance(leaf, dict) and "mean" in leaf:
         ours = f"{leaf['mean']:+.{claim.digits}f} ± {leaf.get('std', 0.0):.{claim.digits}f}"
     else:
         ours = "-"

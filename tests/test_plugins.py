@@ -194,3 +194,18 @@ def test_findings_say_n_1_and_no_effect_plainly():
     assert zero[3] == "no effect (3 seeds)" and "opposite" not in zero[3]
     three = claim_row(claim, {"v": {"m": {"mean": 2.0, "std": 0.5, "n": 3}}})
     assert three[1] == "+2.0 ± 0.5" and three[3] == "yes (3 seeds)"
+
+
+def test_a_claim_whose_baseline_sits_at_chance_is_uninformative():
+    from vantage.bench.findings import Claim, claim_row
+
+    claim = Claim("x", ("v", "m"), "+1", competence=("table", "base", "acc"), chance="chance", margin=10)
+    deltas = {"v": {"m": {"mean": 3.0, "std": 1.0, "n": 3}}}
+    at_chance = {"chance": 11.1, "table": {"base": {"acc": {"mean": 14.6, "n": 3}}}}
+    assert claim_row(claim, deltas, at_chance)[3].startswith("uninformative: the baseline has not learned its task")
+    learned = {"chance": 11.1, "table": {"base": {"acc": {"mean": 70.0, "n": 3}}}}
+    assert claim_row(claim, deltas, learned)[3] == "yes (3 seeds)"
+    lower = Claim("y", ("v", "m"), "-1", False, competence=("table", "base", "err"), chance=1 / 3, margin=0.05,
+                  higher_is_better=False)  # fmt: skip
+    near = {"table": {"base": {"err": {"mean": 0.30, "n": 3}}}}
+    assert claim_row(lower, {"v": {"m": {"mean": -0.1, "std": 0.01, "n": 3}}}, near)[3].startswith("uninformative")

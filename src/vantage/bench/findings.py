@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Claim", "claim_row", "verdict"]
+__all__ = ["Claim", "claim_row", "competence", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,12 @@ class Claim:
     increase: bool = True
     digits: int = 1
     legacy: tuple[str, ...] = ()
+    # competence: the baseline's in-distribution score (a path into the result) and chance (a number, or a key of
+    # the result); within ``margin`` of chance the claim cannot be judged and the verdict says so
+    competence: tuple[str, ...] = ()
+    chance: float | str | None = None
+    margin: float = 10.0
+    higher_is_better: bool = True
 
 
 def verdict(leaf: Any, increase: bool) -> str:
@@ -39,8 +45,23 @@ def verdict(leaf: Any, increase: bool) -> str:
     return f"yes ({n} seeds)" if right else f"no: the opposite ({n} seeds)"
 
 
-def claim_row(claim: Claim, deltas: dict[str, Any]) -> list[str]:
-    """[claim, ours, paper, reproduced?] for a suite's deltas."""
+def competence(claim: Claim, result: dict[str, Any]) -> str | None:
+    """The "uninformative" verdict when the claim's baseline scores within ``margin`` of chance (it has not learned
+    the task it is being shifted away from), else None (also when the result does not say)."""
+    chance = result.get(claim.chance) if isinstance(claim.chance, str) else claim.chance
+    leaf = _lookup(result, claim.competence) if claim.competence else None
+    if chance is None or not isinstance(leaf, dict) or "mean" not in leaf:
+        return None
+    score = float(leaf["mean"])
+    gain = score - float(chance) if claim.higher_is_better else float(chance) - score
+    if gain >= claim.margin:
+        return None
+    return (f"uninformative: the baseline has not learned its task (in distribution {score:.{claim.digits}f}, "
+            f"chance {float(chance):.{claim.digits}f}, margin {claim.margin:g})")  # fmt: skip
+
+
+def claim_row(claim: Claim, deltas: dict[str, Any], result: dict[str, Any] | None = None) -> list[str]:
+    """[claim, ours, paper, reproduced?] for a suite's deltas (and, given the whole result, its competence)."""
     leaf = _lookup(deltas, claim.path)
     if leaf is None and claim.legacy:
         leaf = _lookup(deltas, claim.legacy)
@@ -50,7 +71,8 @@ def claim_row(claim: Claim, deltas: dict[str, Any]) -> list[str]:
         ours = f"{leaf['mean']:+.{claim.digits}f} ± {leaf.get('std', 0.0):.{claim.digits}f}"
     else:
         ours = "-"
-    return [claim.text, ours, claim.paper, verdict(leaf, claim.increase)]
+    judged = competence(claim, result or {}) if leaf is not None else None
+    return [claim.text, ours, claim.paper, judged or verdict(leaf, claim.increase)]
 
 
 def _lookup(tree: Any, path: tuple[str, ...]) -> Any:

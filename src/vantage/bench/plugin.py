@@ -217,7 +217,7 @@ class MethodPlugin:
         result's deltas)."""
         from vantage.bench.findings import claim_row
 
-        return [claim_row(c, result.get("deltas", {})) for c in self.claims]
+        return [claim_row(c, result.get("deltas", {}), result) for c in self.claims]
 
 
 METHODS: dict[str, MethodPlugin] = {}

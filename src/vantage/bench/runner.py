@@ -120,7 +120,9 @@ def findings_section(results: dict[str, Any]) -> Section | None:
         return None
     note = (
         "Each claim is a same-seed difference (the variant minus its baseline), mean ± std over the seeds run. "
-        "Verdict: yes / no when the effect has the claimed / the opposite sign and exceeds its seed std."
+        "Verdict: yes / no when the effect has the claimed / the opposite sign and exceeds its seed std; "
+        "uninformative when the baseline scores within the stated margin of chance on its own, unshifted task (no "
+        "layer could show a gain then); one seed has no spread and decides nothing."
     )
     return Section("Findings", [Text(note), Table(["suite", "claim", "ours", "paper", "reproduced?"], rows)])
 

@@ -54,9 +54,11 @@ class TRLMethod(MethodPlugin):
     parts: ClassVar[dict[str, type]] = {"train": ClassifyTrainConfig, "bench": TRLBenchConfig}
     claims = (
         Claim("+3DTRL improved: top-1 under perspective warps", ("improved", "top1", "perturbed"),
-              "+3.3 (DeiT-T, IN-1K-perturbed)", legacy=("+3DTRL improved", "top1", "perturbed")),
+              "+3.3 (DeiT-T, IN-1K-perturbed)", legacy=("+3DTRL improved", "top1", "perturbed"),
+              competence=("table", "none", "top1", "seen_views"), chance="chance_top1"),
         Claim("+3DTRL improved: top-1 at unseen poses", ("improved", "top1", "unseen_poses"),
-              "(the paper's thesis; no multi-view number)", legacy=("+3DTRL improved", "top1", "unseen_poses")),
+              "(the paper's thesis; no multi-view number)", legacy=("+3DTRL improved", "top1", "unseen_poses"),
+              competence=("table", "none", "top1", "seen_views"), chance="chance_top1"),
     )  # fmt: skip
     train_commands = (
         TrainCommand("classify", train_classify, run_name="{trl3d}-seed{seed}", flags={"trl3d": ("--3dtrl",)},
@@ -142,9 +144,12 @@ class TRLMethod(MethodPlugin):
         return Evaluation(table, {"per_view": ev.per_view, "view_dirs": ev.view_dirs}, {"n": ev.n})
 
     def finish(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, Any]:
+        from vantage.data import load_card
+
         return {
             "train_config": s.raw["train"],
             "bench_config": to_dict(s["bench"]),
+            "chance_top1": 100.0 / max(1, len(load_card(root).get("categories", {}).get("in", []))),
             **grid.record(),
             "plots": self._plots(ctx, s, grid, root),
         }

@@ -247,7 +247,14 @@ def test_action_suite_through_grid_and_report(action_build, tmp_path):
     cs = res["table"]["frame-cross_subject"]
     assert set(cs["per_actor"]) == {"a1"} and cs["per_camera"]["tpv0"]["distance_deg"]["mean"] == 0
     assert (tmp_path / res["plots"]["distance"]).is_file()
+    # learning curves of the four baselines (no 3DTRL), with the training-fit and test-side probes
+    curves = res["curves"]
+    assert (tmp_path / curves["plot"]).is_file()
+    protocols = ("cross_view", "cross_subject")
+    assert set(curves["final"]) == {f"{m}-{p}" for m in ("timesformer", "frame") for p in protocols}
+    assert all(0 <= f["fit_top1"] <= 100 and "loss" in f for f in curves["final"].values())
     (tmp_path / "results.json").write_text(json.dumps({"preset": "t", "suites": {"action": res}}))
     page, md = render_report(tmp_path)
     assert "Cross-view action recognition" in page.read_text() and "| per-frame ViT |" in md
+    assert "Competence of the baselines" in md and "action_curves.png" in page.read_text()
     assert "Toyota Smarthome CV2" in md and "tpv3 (" in md

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from vantage.bench.curves import read_curve
 from vantage.data import DatasetError
 from vantage.eval import evaluate_classifier, evaluate_pseudo_depth, perspective_perturb, pseudo_depth_maps
 from vantage.train import ClassifyTrainConfig, load_classifier, train_classify, train_seconds, train_view_filter
@@ -36,6 +37,9 @@ def test_train_evaluate_and_score_depth(small_dataset, tmp_path):
     assert set(ev.top1) == {"seen_views", "unseen_poses", "perturbed"}
     assert all(0 <= v <= 100 for v in ev.top1.values())
     assert ev.n["unseen_poses"] == 3 * 100 and ev.per_view.shape == (100,) and ev.view_dirs.shape == (100, 3)
+    curve = read_curve(tmp_path / "run")  # learning curve: loss and the val-object probes at cfg.curve_points steps
+    assert curve["loss"] and {"val_seen_top1", "val_fib50_top1"} <= set(curve)
+    assert all(0 <= v <= 100 for _, v in curve["val_fib50_top1"])
     depth = evaluate_pseudo_depth(model, small_dataset, 16, max_images=40, min_foreground=0.2)  # coarse 4x4 grid
     assert -1 <= depth["spearman_mean"] <= 1 and 0 <= depth["abs_spearman_mean"] <= 1 and depth["images"] > 10
     assert depth["grid"] == [4, 4]

@@ -102,7 +102,9 @@ def data_build(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: cached under $VANTAGE_HOME).")] = None,
     overrides: SetOpt = None,
     meshes: Annotated[Path | None, typer.Option(help="Render a user mesh folder <root>/<category>/...")] = None,
-    video: Annotated[bool, typer.Option("--video", help="Build the preset's multi-view video data (video:).")] = False,
+    video: Annotated[
+        bool, typer.Option("--video", help="Build the preset's multi-view video data (align.data:).")
+    ] = False,
     action: Annotated[
         bool, typer.Option("--action", help="Build the preset's action-recognition videos (action.data:).")
     ] = False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Claim", "claim_row", "competence", "verdict"]
+__all__ = ["Claim", "claim_row", "competence", "competence_rows", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,29 @@ def competence(claim: Claim, result: dict[str, Any]) -> str | None:
         return None
     return (f"uninformative: the baseline has not learned its task (in distribution {score:.{claim.digits}f}, "
             f"chance {float(chance):.{claim.digits}f}, margin {claim.margin:g})")  # fmt: skip
+
+
+def competence_rows(claims: tuple[Claim, ...], result: dict[str, Any]) -> list[list[str]]:
+    """[baseline, last training loss, learning-curve probes (last), in-distribution score, chance] per baseline
+    of a suite: its learning curves' ends (``result["curves"]["final"]``) beside the score the claims' verdicts
+    rest on."""
+    final = result.get("curves", {}).get("final", {})
+    labels = result.get("labels", {})
+    judged: dict[str, tuple[str, str]] = {}
+    for c in claims:
+        leaf = _lookup(result, c.competence) if c.competence else None
+        chance = result.get(c.chance) if isinstance(c.chance, str) else c.chance
+        if isinstance(leaf, dict) and "mean" in leaf and len(c.competence) > 1:
+            judged.setdefault(c.competence[1], (f"{leaf['mean']:.{c.digits}f} ({'.'.join(c.competence[2:])})",
+                                                "-" if chance is None else f"{float(chance):.{c.digits}f}"))
+    rows = []
+    for key in dict.fromkeys([*final, *judged]):
+        f = final.get(key, {})
+        probes = ", ".join(f"{k} {v:.1f}" for k, v in f.items() if k not in ("loss", "seeds")) or "-"
+        loss = f"{f['loss']:.3f}" if "loss" in f else "-"
+        score, chance = judged.get(key, ("-", "-"))
+        rows.append([labels.get(key, key), loss, probes, score, chance])
+    return rows
 
 
 def claim_row(claim: Claim, deltas: dict[str, Any], result: dict[str, Any] | None = None) -> list[str]:

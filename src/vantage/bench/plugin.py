@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vantage.bench.context import BenchContext
+from vantage.bench.curves import learning_curves
 from vantage.bench.findings import Claim
 from vantage.bench.grid import Evaluation, Trained, Variant, run_grid
 from vantage.config import ConfigError, from_dict, to_dict
@@ -204,7 +205,9 @@ class MethodPlugin:
             key=lambda v, seed, trained: self.eval_key(ctx, s, v, seed, trained),
             delta_view=self.delta_view,
         )
-        return {"ok": True, "dataset": str(root), **self.finish(ctx, s, grid, root)}
+        result = self.finish(ctx, s, grid, root)
+        curves = learning_curves(grid, ctx.out, self.name, result.get("chance_top1"))
+        return {"ok": True, "dataset": str(root), **result, **({"curves": curves} if curves else {})}
 
     # --- the report -------------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from vantage.bench.grid import display_view
 from vantage.bench.plugin import METHODS, PRESET_KEYS, Settings, load_entry_point_methods, method_preset
 from vantage.config import ConfigError, set_override
 from vantage.io import atomic_write_json, folder_lock
-from vantage.report import Section, Table, Text, markdown_report, write_report
+from vantage.report import Figure, Section, Table, Text, markdown_report, write_report
 
 __all__ = [
     "bench_summary",
@@ -127,12 +127,30 @@ def findings_section(results: dict[str, Any]) -> Section | None:
     return Section("Findings", [Text(note), Table(["suite", "claim", "ours", "paper", "reproduced?"], rows)])
 
 
+def competence_section(results: dict[str, Any]) -> Section | None:
+    """Competence first: each suite's baselines on their own, unshifted task (the learning curves' last
+    training loss and held-out probes, and the in-distribution score the verdicts rest on) beside chance."""
+    from vantage.bench.findings import competence_rows
+
+    rows = []
+    for name, res in results.get("suites", {}).items():
+        plugin = METHODS.get(name)
+        if plugin is not None and not res.get("error"):
+            rows += [[name, *row] for row in competence_rows(plugin.claims, res)]
+    if not rows:
+        return None
+    note = ("Has each baseline learned its task? Last training loss and held-out probes of its learning curve "
+            "(mean over seeds; the curves are in each suite's section), and the in-distribution score the findings' "
+            "verdicts rest on, beside chance.")  # fmt: skip
+    head = ["suite", "baseline", "last training loss", "learning-curve probes (last)", "in distribution", "chance"]
+    return Section("Competence of the baselines", [Text(note), Table(head, rows)])
+
+
 def report_sections(results: dict[str, Any], run_dir: Path) -> list[Section]:
     """The findings table, then one report section per suite result, from its plug-in (a failed or unknown
     suite gets a plain one)."""
     load_entry_point_methods()
-    found = findings_section(results)
-    sections = [found] if found is not None else []
+    sections = [s for s in (findings_section(results), competence_section(results)) if s is not None]
     for name, res in results.get("suites", {}).items():
         plugin = METHODS.get(name)
         if res.get("error"):
@@ -141,6 +159,9 @@ def report_sections(results: dict[str, Any], run_dir: Path) -> list[Section]:
             sections.append(Section(name, [Text(json.dumps(res, indent=2))], markdown=False))
         else:
             section = plugin.present(display_view(res), run_dir)
+            if res.get("curves", {}).get("plot"):
+                section.blocks.append(Figure(res["curves"]["plot"], "Learning curves of the baselines (first seed): "
+                                             "training loss and held-out probes against steps"))  # fmt: skip
             if res.get("seconds") is not None:
                 section.footer = f"Suite time: {res['seconds']} s."
             sections.append(section)

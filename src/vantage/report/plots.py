@@ -12,7 +12,8 @@ import numpy as np
 
 from vantage.geometry import cartesian_to_spherical
 
-__all__ = ["depth_panel", "error_histograms", "retrieval_strip", "sphere_value_plot", "view_sphere_plot"]
+__all__ = ["accuracy_vs_distance", "depth_panel", "error_histograms", "learning_curve_plot", "retrieval_strip",
+           "sphere_value_plot", "view_sphere_plot"]
 
 
 def _save(fig, out: str | Path, title: str = "", tight: bool = False) -> Path:
@@ -200,4 +201,31 @@ def accuracy_vs_distance(series: dict[str, dict[str, tuple[float | None, float, 
     ax.set(xlabel="angle to the nearest training camera (deg)", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    return _save(fig, out, title)
+
+
+def learning_curve_plot(series: dict[str, dict[str, list[list[float]]]], out: str | Path, title: str = "",
+                        chance: float | None = None) -> Path:  # fmt: skip
+    """Training loss (left) and held-out probe scores (right) against steps, one colour per model;
+    ``series[model] = {"loss": [[step, value], ...], "<probe>": [...]}``."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    styles = ["-", "--", ":", "-."]
+    probes_drawn = False
+    for i, (name, curves) in enumerate(series.items()):
+        color = _COLORS[i % len(_COLORS)]
+        if curves.get("loss"):
+            s, v = zip(*curves["loss"], strict=True)
+            left.plot(s, v, color=color, lw=1, label=name)
+        for j, (probe, pts) in enumerate((k, p) for k, p in curves.items() if k != "loss"):
+            s, v = zip(*pts, strict=True)
+            right.plot(s, v, color=color, ls=styles[j % len(styles)], marker="o", ms=3, label=f"{name}: {probe}")
+            probes_drawn = True
+    left.set(xlabel="step", ylabel="training loss", title="training loss")
+    right.set(xlabel="step", ylabel="score", title="held-out probes" if probes_drawn else "no probes logged")
+    if chance is not None and probes_drawn:
+        right.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     return _save(fig, out, title)

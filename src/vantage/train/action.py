@@ -29,6 +29,7 @@ from vantage.train.common import (
     load_vantage_checkpoint,
     warmup_cosine_scheduler,
 )
+from vantage.train.probe import CurveProbe, top1_probe
 
 __all__ = ["ACTION_ARCHS", "ActionModule", "ActionTrainConfig", "action_data", "load_action_model", "train_action"]
 
@@ -62,6 +63,7 @@ class ActionTrainConfig(TRLOptions, RunConfig):
     warmup_epochs: int = 1
     epochs: int = 15
     batch_size: int = 8
+    curve_points: int = 6  # learning curve: training-clip and test-side top-1 at this many steps (0: none)
 
     def __post_init__(self) -> None:
         from vantage.data.actions import ACTION_PROTOCOLS
@@ -189,4 +191,23 @@ def train_action(cfg: ActionTrainConfig, data: str | Path, out: str | Path, prog
                         drop_last=len(clips) > cfg.batch_size, num_workers=cfg.num_workers,
                         persistent_workers=cfg.num_workers > 0)  # fmt: skip
     module = ActionModule(cfg, clips.classes)
-    return fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite)
+    probes = action_probes(data, cfg, clips) if cfg.curve_points else {}
+    return fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite,
+                         callbacks=[CurveProbe(probes, cfg.curve_points)] if probes else None)  # fmt: skip
+
+
+PROBE_CLIPS = 96  # clips per learning-curve probe (spread over the side), enough to tell chance from learned
+
+
+def action_probes(data: str | Path, cfg: ActionTrainConfig, train: Any) -> dict[str, Any]:
+    """Learning-curve probes: top-1 on a fixed spread of training clips (``fit_top1``: the training fit) and of
+    test-side clips (``test_top1``: new actors on seen cameras for cross-subject, unseen cameras for cross-view)."""
+    test = action_data(data, cfg, "test", clips_per_sequence=1)
+
+    def fixed(clips: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = sorted({round(i * (len(clips) - 1) / max(1, PROBE_CLIPS - 1)) for i in range(PROBE_CLIPS)})
+        items = [clips[i] for i in idx]
+        return torch.stack([it["frames"] for it in items]), torch.tensor([it["label"] for it in items])
+
+    return {name: top1_probe(*fixed(clips), lambda m, x: m(x), batch_size=cfg.batch_size)
+            for name, clips in (("fit_top1", train), ("test_top1", test))}  # fmt: skip

@@ -30,6 +30,7 @@ from vantage.train.common import (
     strip_prefix,
     warmup_cosine_scheduler,
 )
+from vantage.train.probe import CurveProbe, top1_probe
 
 __all__ = [
     "ClassifyModule",
@@ -62,6 +63,7 @@ class ClassifyTrainConfig(TRLOptions, RunConfig):
     batch_size: int = 64
     crop_scale: float = 0.6
     hflip: bool = True  # a mirrored object is still its category
+    curve_points: int = 6  # learning curve: val-object top-1 on the training views and on fib50 (0: none)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -186,4 +188,33 @@ def train_classify(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loader, classes = classification_loader(data, cfg)
     module = ClassifyModule(cfg, classes)
-    return fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite)
+    probes = classify_probes(Path(data), cfg) if cfg.curve_points else {}
+    return fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite,
+                         callbacks=[CurveProbe(probes, cfg.curve_points)] if probes else None)  # fmt: skip
+
+
+PROBE_IMAGES = 512  # images per learning-curve probe (spread over the held-out rows)
+
+
+def classify_probes(data: Path, cfg: ClassifyTrainConfig) -> dict[str, Any]:
+    """Learning-curve probes on the val objects of a built dataset: top-1 on the training view range
+    (``val_seen_top1``, the task itself) and on Fib(50) poses (``val_fib50_top1``); none for an ImageFolder."""
+    from vantage.data import DatasetError, MultiViewDataset
+    from vantage.data.transforms import to_tensor
+
+    if not (data / "dataset.json").is_file():
+        return {}
+    probes = {}
+    for name, view_set, where in (("val_seen_top1", cfg.train_view_set, train_view_filter(cfg)),
+                                  ("val_fib50_top1", "fib50", None)):  # fmt: skip
+        try:
+            rows = MultiViewDataset(data, split="val", view_set=view_set, domain="in",
+                                    transform=to_tensor(cfg.image_size), where=where)  # fmt: skip
+        except DatasetError:
+            continue  # a build without val objects in that view set: no curve for it
+        if len(rows):
+            idx = sorted({round(i * (len(rows) - 1) / max(1, PROBE_IMAGES - 1)) for i in range(PROBE_IMAGES)})
+            items = [rows[i] for i in idx]
+            images, labels = torch.stack([it["image"] for it in items]), torch.tensor([it["label"] for it in items])
+            probes[name] = top1_probe(images, labels, lambda m, x: m(x), batch_size=256)
+    return probes

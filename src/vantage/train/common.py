@@ -263,7 +263,7 @@ def load_vantage_checkpoint(path: str | Path, needs: tuple[str, ...], command: s
 
 
 # Fields that may change between a run and its resume without changing its result.
-RESUME_FREE_FIELDS = ("accelerator", "num_workers", "strategy", "base")  # base: the tuned weights are in the ckpt
+RESUME_FREE_FIELDS = ("accelerator", "num_workers", "strategy", "base", "curve_points")  # base: in the checkpoint
 
 
 def _device_count(devices: Any) -> Any:
@@ -384,6 +384,7 @@ def fit_resumable(
     tensorboard: bool = False,
     keep_every_epoch: bool = False,
     overwrite: bool = False,
+    callbacks: list[Any] | None = None,
 ) -> Path:
     """Fit ``module`` on ``loader`` with atomic per-epoch checkpoints under ``out/checkpoints``, resuming from
     ``last.ckpt`` if present (see :func:`resume_checkpoint`; ``overwrite`` starts anew). ``cfg`` supplies
@@ -392,13 +393,15 @@ def fit_resumable(
 
     The run folder is locked for the whole run (a second run into it is refused at once); an interrupted run
     (Ctrl-C, SIGTERM) raises KeyboardInterrupt after Lightning's clean shutdown, and a run that ends before
-    its first checkpoint leaves no log folders behind."""
+    its first checkpoint leaves no log folders behind. ``callbacks`` run beside the checkpointing (e.g. a
+    :class:`~vantage.train.probe.CurveProbe`)."""
     out = Path(out)
     primary = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
     fresh = not (out / "checkpoints").is_dir()
     try:
         with folder_lock(out, "training run") if primary else contextlib.nullcontext():
-            return _fit(module, loader, cfg, out, progress, stop_after, tensorboard, keep_every_epoch, overwrite)
+            return _fit(module, loader, cfg, out, progress, stop_after, tensorboard, keep_every_epoch, overwrite,
+                        callbacks or [])
     except BaseException:
         if primary and fresh and not (out / "checkpoints").is_dir():
             for stub in ("logs", "tb"):
@@ -407,7 +410,7 @@ def fit_resumable(
 
 
 def _fit(module: Any, loader: Any, cfg: Any, out: Path, progress: bool, stop_after: int | None, tensorboard: bool,
-         keep_every_epoch: bool, overwrite: bool) -> Path:  # fmt: skip
+         keep_every_epoch: bool, overwrite: bool, callbacks: list[Any]) -> Path:  # fmt: skip
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -435,7 +438,7 @@ def _fit(module: Any, loader: Any, cfg: Any, out: Path, progress: bool, stop_aft
         strategy=cfg.trainer_strategy(),
         precision=cfg.precision,
         default_root_dir=out,
-        callbacks=[clock := TrainClock(), ckpt],
+        callbacks=[clock := TrainClock(), ckpt, *callbacks],
         enable_progress_bar=progress,
         logger=loggers,
         log_every_n_steps=max(1, min(10, per_device)),

@@ -174,3 +174,17 @@ def test_real_set_classification_oracles_and_cli(tmp_path):
     assert res.returncode == 0, res.stderr
     saved = json.loads((tmp_path / "e.json").read_text())["real"]["photos"]
     assert saved["n"] == 16 and 0 <= saved["top1"] <= 100 and len(saved["per_azimuth"]) == 8
+
+
+def test_compiled_training_keeps_checkpoint_keys_and_numbers(small_dataset, tmp_path):
+    """`compile: true` trains the same network (in place: the checkpoint's keys are unchanged and it loads back);
+    its weights match an eager run's up to float rounding."""
+    eager = ClassifyTrainConfig(epochs=1, curve_points=0, **TINY)
+    compiled = ClassifyTrainConfig(epochs=1, curve_points=0, compile=True, **TINY)
+    a = _weights(train_classify(eager, small_dataset, tmp_path / "eager", progress=False))
+    b = _weights(train_classify(compiled, small_dataset, tmp_path / "compiled", progress=False))
+    assert a.keys() == b.keys() and not any("_orig_mod" in k for k in b)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)
+    model, cfg, _ = load_classifier(tmp_path / "compiled" / "checkpoints" / "last.ckpt")
+    assert cfg.compile and model(torch.rand(2, 3, 16, 16)).shape == (2, 3)

@@ -124,7 +124,15 @@ def findings_section(results: dict[str, Any]) -> Section | None:
         "uninformative when the baseline scores within the stated margin of chance on its own, unshifted task (no "
         "layer could show a gain then); one seed has no spread and decides nothing."
     )
-    return Section("Findings", [Text(note), Table(["suite", "claim", "ours", "paper", "reproduced?"], rows)])
+    blocks = [Text(note), Table(["suite", "claim", "ours", "paper", "reproduced?"], rows)]
+    single = sorted({r[0] for r in rows if "n = 1" in r[2]})
+    if single:
+        blocks.append(Text(
+            f"Not decided here: the claims of {', '.join(single)} ran on one seed, which is what preset "
+            f"{results.get('preset', '?')!r} affords (the default preset keeps the whole benchmark under 30 minutes on "
+            "a 2-core CPU). Three seeds decide them: `vantage bench --preset repro`, or "
+            "`--set <section>.bench.seeds=[0,1,2]` for one suite."))  # fmt: skip
+    return Section("Findings", blocks)
 
 
 def competence_section(results: dict[str, Any]) -> Section | None:

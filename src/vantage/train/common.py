@@ -34,6 +34,7 @@ __all__ = [
     "capture_rng",
     "check_finite",
     "check_finite_weights",
+    "compile_children",
     "decay_groups",
     "fit_resumable",
     "last_checkpoint",
@@ -63,6 +64,7 @@ class RunConfig:
     devices: Any = 1
     strategy: str = "auto"  # auto: DDP when devices > 1 (see trainer_strategy)
     precision: str = "32-true"
+    compile: bool = False  # torch.compile the network for training (faster on CPU for some models: train_speed.md)
 
     min_epochs: ClassVar[int] = 1  # 0 where a run may only export what it loaded (a base CLIP)
 
@@ -263,7 +265,8 @@ def load_vantage_checkpoint(path: str | Path, needs: tuple[str, ...], command: s
 
 
 # Fields that may change between a run and its resume without changing its result.
-RESUME_FREE_FIELDS = ("accelerator", "num_workers", "strategy", "base", "curve_points")  # base: in the checkpoint
+# base: the tuned weights are in the checkpoint; curve_points logs only; compile changes only float rounding
+RESUME_FREE_FIELDS = ("accelerator", "num_workers", "strategy", "base", "curve_points", "compile")
 
 
 def _device_count(devices: Any) -> Any:
@@ -374,6 +377,18 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"lightning\..*")
 
 
+def compile_children(module: Any) -> None:
+    """``torch.compile`` each network of a LightningModule in place (its state dict keeps its keys, so checkpoints
+    and resumes are unchanged); a model dynamo cannot compile runs eager (dynamo's errors are suppressed)."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    for child in module.children():
+        if any(p.requires_grad for p in child.parameters()):
+            child.compile()
+    print("[vantage] torch.compile on: the first steps include compilation", file=sys.stderr, flush=True)
+
+
 def fit_resumable(
     module: Any,
     loader: Any,
@@ -416,6 +431,8 @@ def _fit(module: Any, loader: Any, cfg: Any, out: Path, progress: bool, stop_aft
 
     if not progress:
         quiet_lightning()
+    if getattr(cfg, "compile", False):
+        compile_children(module)
     resume = resume_checkpoint(out, cfg, overwrite)
     if resume is not None and os.environ.get("LOCAL_RANK", "0") == "0":
         print(f"[vantage] resuming from {resume}", file=sys.stderr, flush=True)

@@ -218,7 +218,8 @@ def test_bench_and_report(quick_build, tmp_path, turntable):
     run = tmp_path / "run"
     home = {"VANTAGE_HOME": str(tmp_path / "home")}  # the video suite builds its data in the cache
     args = ["--preset", "quick", "--data", str(quick_build), "--out", str(run), "--coil20", str(turntable), "-q"]
-    res = run_cli("bench", *args, "--real", f"twin={turntable}", "--device", "cpu", env=home, fresh_process=True)
+    res = run_cli("bench", *args, "--real", f"twin={turntable}", "--device", "cpu", env=home, fresh_process=True,
+                  timeout=900)  # ~2 min on an idle 2-core machine; the limit only catches a hang on a loaded one
     assert res.returncode == 0, res.stderr
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "ok" and results["device"] == "cpu"

@@ -49,3 +49,12 @@ def test_competence_rows_put_curve_ends_beside_the_verdict_score():
               "curves": {"final": {"base": {"loss": 0.25, "fit_top1": 98.0, "seeds": 3}}}}  # fmt: skip
     (row,) = competence_rows((claim,), result)
     assert row == ["TimeSformer", "0.250", "fit_top1 98.0", "64.0 (top1)", "11.1"]
+
+
+def test_a_negative_curve_point_count_is_one_clear_error():
+    import pytest
+
+    from vantage.train import ClassifyTrainConfig
+
+    with pytest.raises(ValueError, match="curve_points must be an integer >= 0, got -1"):
+        ClassifyTrainConfig(curve_points=-1)

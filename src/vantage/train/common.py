@@ -84,6 +84,9 @@ class RunConfig:
         lr = getattr(self, "lr", None)
         if lr is not None and not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr}")
+        points = getattr(self, "curve_points", None)
+        if points is not None and (type(points) is not int or points < 0):
+            raise ValueError(f"curve_points must be an integer >= 0, got {points!r}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
 

@@ -40,45 +40,66 @@ def _info_nce(z: torch.Tensor, views: int) -> torch.Tensor:
     return F.cross_entropy(logits, torch.arange(len(logits)))
 
 
-def _suites(preset: str) -> dict[str, tuple[str, torch.nn.Module, Step]]:
-    """suite -> (description, model, loss of one batch given the (maybe compiled) model)."""
+def _suites(preset: str) -> dict[str, Callable[[], tuple[str, torch.nn.Module, Step]]]:
+    """suite -> a builder of (description, model, loss of one batch given the (maybe compiled) model)."""
     cfg = method_preset(preset)
-    s_cfg = from_dict(SSLTrainConfig, cfg["ssl"]["train"], "ssl.train")
-    c_cfg = from_dict(ClassifyTrainConfig, cfg["trl3d"]["train"], "trl3d.train")
-    a_cfg = from_dict(AlignTrainConfig, cfg["align"]["train"], "align.train")
-    v_cfg = from_dict(ActionTrainConfig, cfg["action"]["train"], "action.train")
-    ovt = cfg["ovt"]["base"]
-    out: dict[str, tuple[str, torch.nn.Module, Step]] = {}
 
-    b, px = s_cfg.batch_size, s_cfg.image_size
-    x_ssl = torch.randn(5 * b, 3, px, px)  # two augmented views + the (L, C, R) triplet
-    out["pose_ssl"] = (f"{s_cfg.backbone} {s_cfg.backbone_kwargs} {px} px, 5 x {b} images", build_backbone(s_cfg),
-                       lambda m: _info_nce(m(x_ssl), 5))
-    x_c = torch.randn(c_cfg.batch_size, 3, c_cfg.image_size, c_cfg.image_size)
-    y_c = torch.randint(0, 13, (c_cfg.batch_size,))
-    out["trl3d"] = (f"DeiT {c_cfg.model_kwargs} {c_cfg.image_size} px, batch {c_cfg.batch_size}",
-                    build_classifier(c_cfg, 13), lambda m: F.cross_entropy(m(x_c), y_c))
-    views = 4  # wrist + the 3 seen cameras
-    x_a = torch.randn(views * a_cfg.batch_size * a_cfg.clip_frames, 3, a_cfg.image_size, a_cfg.image_size)
-    out["video_align"] = (f"DeiT {a_cfg.model_kwargs} {a_cfg.image_size} px, {views} views x {a_cfg.batch_size} "
-                          f"clips x {a_cfg.clip_frames} frames", build_align_encoder(a_cfg),
-                          lambda m: _info_nce(m(x_a), views))
-    x_v = torch.randn(v_cfg.batch_size, v_cfg.clip_frames, 3, v_cfg.image_size, v_cfg.image_size)
-    y_v = torch.randint(0, 9, (v_cfg.batch_size,))
-    out["action"] = (f"{v_cfg.arch} {v_cfg.timesformer or 'TIMESFORMER_CPU'} {v_cfg.image_size} px, batch "
-                     f"{v_cfg.batch_size} x {v_cfg.clip_frames} frames", build_action_model(v_cfg, 9),
-                     lambda m: F.cross_entropy(video_logits(m, x_v), y_v))
-    model_name, size = ovt["model"], ovt["image_size"]
-    clip, _ = create_clip(model_name, image_size=size)
-    clip.train()
-    x_o, t_o = torch.randn(144, 3, size, size), torch.randint(1, 400, (144, 16))
+    def pose_ssl() -> tuple[str, torch.nn.Module, Step]:
+        s_cfg = from_dict(SSLTrainConfig, cfg["ssl"]["train"], "ssl.train")
+        b, px = s_cfg.batch_size, s_cfg.image_size
+        x = torch.randn(5 * b, 3, px, px)  # two augmented views + the (L, C, R) triplet
+        return (
+            f"{s_cfg.backbone} {s_cfg.backbone_kwargs} {px} px, 5 x {b} images",
+            build_backbone(s_cfg),
+            lambda m: _info_nce(m(x), 5),
+        )
 
-    def clip_loss(m: torch.nn.Module) -> torch.Tensor:
-        img, txt = m(x_o, t_o)[:2]
-        return F.cross_entropy(img @ txt.T * 100, torch.arange(len(img)))
+    def trl3d() -> tuple[str, torch.nn.Module, Step]:
+        c_cfg = from_dict(ClassifyTrainConfig, cfg["trl3d"]["train"], "trl3d.train")
+        x = torch.randn(c_cfg.batch_size, 3, c_cfg.image_size, c_cfg.image_size)
+        y = torch.randint(0, 13, (c_cfg.batch_size,))
+        return (
+            f"DeiT {c_cfg.model_kwargs} {c_cfg.image_size} px, batch {c_cfg.batch_size}",
+            build_classifier(c_cfg, 13),
+            lambda m: F.cross_entropy(m(x), y),
+        )
 
-    out["ovt"] = (f"{model_name} {size} px, batch 144 image-text pairs", clip, clip_loss)
-    return out
+    def video_align() -> tuple[str, torch.nn.Module, Step]:
+        a_cfg = from_dict(AlignTrainConfig, {**cfg["align"]["train"], "pretrained": False}, "align.train")
+        views = 4  # wrist + the 3 seen cameras
+        x = torch.randn(views * a_cfg.batch_size * a_cfg.clip_frames, 3, a_cfg.image_size, a_cfg.image_size)
+        return (
+            f"DeiT {a_cfg.model_kwargs} {a_cfg.image_size} px, {views} views x {a_cfg.batch_size} clips x "
+            f"{a_cfg.clip_frames} frames",
+            build_align_encoder(a_cfg),
+            lambda m: _info_nce(m(x), views),
+        )
+
+    def action() -> tuple[str, torch.nn.Module, Step]:
+        v_cfg = from_dict(ActionTrainConfig, {**cfg["action"]["train"], "pretrained": None}, "action.train")
+        x = torch.randn(v_cfg.batch_size, v_cfg.clip_frames, 3, v_cfg.image_size, v_cfg.image_size)
+        y = torch.randint(0, 9, (v_cfg.batch_size,))
+        return (
+            f"{v_cfg.arch} {v_cfg.timesformer or 'TIMESFORMER_CPU'} {v_cfg.image_size} px, batch "
+            f"{v_cfg.batch_size} x {v_cfg.clip_frames} frames",
+            build_action_model(v_cfg, 9),
+            lambda m: F.cross_entropy(video_logits(m, x), y),
+        )
+
+    def ovt() -> tuple[str, torch.nn.Module, Step]:
+        model_name, size = cfg["ovt"]["base"]["model"], cfg["ovt"]["base"]["image_size"]
+        clip, _ = create_clip(model_name, image_size=size)
+        clip.train()
+        ctx = int(getattr(clip, "context_length", 77))
+        x, t = torch.randn(144, 3, size, size), torch.randint(1, 400, (144, ctx))
+
+        def clip_loss(m: torch.nn.Module) -> torch.Tensor:
+            img, txt = m(x, t)[:2]
+            return F.cross_entropy(img @ txt.T * 100, torch.arange(len(img)))
+
+        return f"{model_name} {size} px, batch 144 image-text pairs", clip, clip_loss
+
+    return {"pose_ssl": pose_ssl, "trl3d": trl3d, "video_align": video_align, "action": action, "ovt": ovt}
 
 
 def _flops(model: torch.nn.Module, step: Step) -> int:
@@ -115,12 +136,14 @@ def main() -> None:
     ap.add_argument("--suites", nargs="*", default=None)
     a = ap.parse_args()
     torch.manual_seed(0)
-    rows = []
-    suites = _suites(a.preset)
-    rate = _matmul_rate()
-    for name, (desc, model, step) in suites.items():
+    out = HERE / "results" / "train_speed.json"
+    old = json.loads(out.read_text()) if a.suites and out.is_file() else {}
+    rows = [r for r in old.get("rows", []) if r["suite"] not in a.suites] if old else []
+    for name, build in _suites(a.preset).items():
         if a.suites and name not in a.suites:
             continue
+        desc, model, step = build()
+        rate = _matmul_rate()
         model.train()
         flops = _flops(model, step)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
@@ -140,27 +163,54 @@ def main() -> None:
                 comp.append(_time(compiled, opt, step, a.steps))
         e = statistics.median(eager)
         c = statistics.median(comp) if comp else None
-        row = {"suite": name, "model": desc, "gflop_per_step": round(flops / 1e9, 2), "eager_steps_s": round(e, 2),
-               "eager_share": round(flops * e / rate, 3), "compiled_steps_s": round(c, 2) if c else None,
-               "compiled_share": round(flops * c / rate, 3) if c else None,
-               "speedup": round(c / e, 2) if c else None, "compile_warmup_s": round(warm, 1), "note": note}
+        row = {
+            "suite": name,
+            "model": desc,
+            "gflop_per_step": round(flops / 1e9, 2),
+            "eager_steps_s": round(e, 2),
+            "eager_share": round(flops * e / rate, 3),
+            "compiled_steps_s": round(c, 2) if c else None,
+            "compiled_share": round(flops * c / rate, 3) if c else None,
+            "speedup": round(c / e, 2) if c else None,
+            "compile_warmup_s": round(warm, 1),
+            "note": note,
+            "matmul_gflop_s": round(rate / 1e9, 1),
+            "date": time.strftime("%Y-%m-%d"),
+        }
         print(json.dumps(row), flush=True)
         rows.append(row)
-    record = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-              "matmul_gflop_s": round(rate / 1e9, 1), "preset": a.preset, "rounds": a.rounds, "steps": a.steps,
-              "rows": rows}
+        _write(a, rows)
+
+
+def _write(a: argparse.Namespace, rows: list[dict]) -> None:
+    """The record so far (JSON and a markdown table), rewritten after each suite."""
+    record = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "preset": a.preset,
+        "rounds": a.rounds,
+        "steps": a.steps,
+        "rows": rows,
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "train_speed.json").write_text(json.dumps(record, indent=1) + "\n")
-    lines = [f"# Training-step speed, eager vs torch.compile ({a.preset} preset models)", "",
-             f"Machine: {record['machine']}; fp32 matmul rate measured in the same run: "
-             f"**{record['matmul_gflop_s']} GFLOP/s**. Median of {a.rounds} alternated rounds of {a.steps} steps.", "",
-             "| suite | model / batch | GFLOP/step | eager steps/s | eager share | compiled steps/s | compiled share "
-             "| speed-up | compile warm-up s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Training-step speed, eager vs torch.compile ({a.preset} preset models)",
+        "",
+        f"Machine: {record['machine']}. Each share is of the fp32 1024^3 matmul rate measured just before that "
+        f"suite (its own column). Median of {a.rounds} alternated rounds of {a.steps} steps.",
+        "",
+        "| suite | model / batch | GFLOP/step | matmul GFLOP/s | eager steps/s | eager share | compiled steps/s "
+        "| compiled share | speed-up | compile warm-up s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['suite']} | {r['model']} | {r['gflop_per_step']} | {r['eager_steps_s']} | "
-                     f"{r['eager_share']:.0%} | {r['compiled_steps_s'] or '-'} | "
-                     f"{format(r['compiled_share'], '.0%') if r['compiled_share'] else '-'} | "
-                     f"{r['speedup'] or r['note']} | {r['compile_warmup_s']} |")
+        lines.append(
+            f"| {r['suite']} | {r['model']} | {r['gflop_per_step']} | {r.get('matmul_gflop_s', '-')} | "
+            f"{r['eager_steps_s']} | "
+            f"{r['eager_share']:.0%} | {r['compiled_steps_s'] or '-'} | "
+            f"{format(r['compiled_share'], '.0%') if r['compiled_share'] else '-'} | "
+            f"{r['speedup'] or r['note']} | {r['compile_warmup_s']} |"
+        )
     (HERE / "results" / "train_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

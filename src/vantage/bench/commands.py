@@ -45,8 +45,8 @@ def _option_type(tp: Any) -> tuple[Any, bool] | None:
         tp = args[0]
     if tp in _SCALARS:
         return tp, False
-    if tp is Any:
-        return str, True  # e.g. devices: 2 or [0, 1]
+    if tp is Any or set(args) == {bool, str}:
+        return str, True  # e.g. devices: 2 or [0, 1]; pretrained: true or vantage:zoo
     return None
 
 

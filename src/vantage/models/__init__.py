@@ -39,6 +39,8 @@ from vantage.models.video import (
     FrameTransformer,
     create_frame_transformer,
     create_timesformer,
+    timesformer_from_vit,
+    timesformer_vit_shape,
     video_logits,
 )
 
@@ -84,6 +86,8 @@ __all__ = [
     "register_3dtrl_insertion",
     "resolve_device",
     "save_clip",
+    "timesformer_from_vit",
+    "timesformer_vit_shape",
     "trl3d_param_formula",
     "video_logits",
 ]

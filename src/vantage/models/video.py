@@ -17,7 +17,15 @@ from torch import nn
 from vantage.models.hub import pretrained_call
 from vantage.models.trl3d_timm import add_3dtrl, create_timm_encoder
 
-__all__ = ["TIMESFORMER_CPU", "FrameTransformer", "create_frame_transformer", "create_timesformer", "video_logits"]
+__all__ = [
+    "TIMESFORMER_CPU",
+    "FrameTransformer",
+    "create_frame_transformer",
+    "create_timesformer",
+    "timesformer_from_vit",
+    "timesformer_vit_shape",
+    "video_logits",
+]
 
 # a TimeSformer small enough for CPU work at 32 px (4 blocks, 64 wide, 8 px patches: 4 x 4 patches a frame)
 TIMESFORMER_CPU: dict[str, Any] = {
@@ -108,3 +116,54 @@ def create_frame_transformer(num_classes: int, num_frames: int, image_size: int,
     """The per-frame baseline: timm ``model`` (no classifier) per frame, ± 3DTRL, temporal attention pooling."""
     encoder = create_timm_encoder(model, 0, pretrained, image_size, model_kwargs, trl3d, trl_position, rz_convention)
     return FrameTransformer(encoder, num_classes, num_frames)
+
+
+def timesformer_vit_shape(model: Any) -> dict[str, Any]:
+    """The timm ViT ``model_kwargs`` whose weights fit a TimeSformer's spatial path (patch embedding, position
+    embeddings, spatial attention, MLPs, norms); ``model`` is the TimeSformer or its ``TimesformerConfig``."""
+    c = getattr(model, "config", model)
+    if c.intermediate_size % c.hidden_size:
+        raise ValueError(f"a TimeSformer with intermediate_size {c.intermediate_size} not a multiple of hidden_size "
+                         f"{c.hidden_size} has no timm ViT twin")  # fmt: skip
+    return {"patch_size": c.patch_size, "embed_dim": c.hidden_size, "depth": c.num_hidden_layers,
+            "num_heads": c.num_attention_heads, "mlp_ratio": c.intermediate_size // c.hidden_size,
+            "qkv_bias": c.qkv_bias}  # fmt: skip
+
+
+_VIT_TO_TIMESFORMER = {
+    "cls_token": "embeddings.cls_token",
+    "pos_embed": "embeddings.position_embeddings",
+    "patch_embed.proj": "embeddings.patch_embeddings.projection",
+    "norm": "layernorm",
+    "norm1": "layernorm_before",
+    "attn.qkv": "attention.attention.qkv",
+    "attn.proj": "attention.output.dense",
+    "norm2": "layernorm_after",
+    "mlp.fc1": "intermediate.dense",
+    "mlp.fc2": "output.dense",
+}
+
+
+def timesformer_from_vit(model: nn.Module, vit_state: dict[str, torch.Tensor]) -> None:
+    """Start a TimeSformer's spatial path from timm ViT weights (the ImageNet start of the paper, made here from any
+    ViT); each temporal block then adds zero (its output projection zero-initialised, as the original code does
+    for an image start), so the untrained video model equals the image model applied per frame."""
+    body = model.timesformer
+    own = body.state_dict()
+    new: dict[str, torch.Tensor] = {}
+    for key, value in vit_state.items():
+        parts = key.split(".")
+        if parts[0] == "blocks":
+            sub = ".".join(parts[2:-1])
+            target = f"encoder.layer.{parts[1]}.{_VIT_TO_TIMESFORMER.get(sub, sub)}.{parts[-1]}"
+        else:
+            stem = ".".join(parts[:-1]) if parts[-1] in ("weight", "bias") else key
+            mapped = _VIT_TO_TIMESFORMER.get(stem)
+            target = None if mapped is None else (mapped if stem == key else f"{mapped}.{parts[-1]}")
+        if target is None or target not in own or own[target].shape != value.shape:
+            raise ValueError(f"ViT weight {key} {tuple(value.shape)} has no place in this TimeSformer")
+        new[target] = value
+    body.load_state_dict(new, strict=False)
+    for layer in body.encoder.layer:
+        nn.init.zeros_(layer.temporal_dense.weight)
+        nn.init.zeros_(layer.temporal_dense.bias)

@@ -25,14 +25,17 @@ from vantage.train.common import (
     restore_rng,
     train_seconds,
 )
+from vantage.train.pretrain import HOME_RECIPES, HomeRecipe, home_encoder_state, is_home_spec
 from vantage.train.ssl import PoseSSLModule, SSLTrainConfig, build_backbone, load_ssl_extractor, train_ssl
 
 __all__ = [
+    "HOME_RECIPES",
     "AtomicCheckpoint",
     "ClassifyModule",
     "ClassifyTrainConfig",
     "ClipTrainConfig",
     "ClipTuneModule",
+    "HomeRecipe",
     "OVTTrainConfig",
     "PoseSSLModule",
     "RunConfig",
@@ -42,6 +45,8 @@ __all__ = [
     "build_classifier",
     "build_ovt_model",
     "capture_rng",
+    "home_encoder_state",
+    "is_home_spec",
     "last_checkpoint",
     "load_classifier",
     "load_ssl_extractor",

@@ -17,7 +17,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vantage.data.sampling import EpochSampler
-from vantage.models import create_frame_transformer, create_timesformer, video_logits
+from vantage.models import (
+    TIMESFORMER_CPU,
+    create_frame_transformer,
+    create_timesformer,
+    timesformer_from_vit,
+    timesformer_vit_shape,
+    video_logits,
+)
 from vantage.train.common import (
     CheckpointError,
     ResumableRNG,
@@ -29,6 +36,7 @@ from vantage.train.common import (
     load_vantage_checkpoint,
     warmup_cosine_scheduler,
 )
+from vantage.train.pretrain import fold_input_norm, home_encoder_state, is_home_spec, load_home_encoder
 from vantage.train.probe import CurveProbe, top1_probe
 
 __all__ = ["ACTION_ARCHS", "ActionModule", "ActionTrainConfig", "action_data", "load_action_model", "train_action"]
@@ -42,7 +50,7 @@ class ActionTrainConfig(TRLOptions, RunConfig):
 
     arch: str = "timesformer"  # timesformer | frame (a timm image model per frame + temporal attention pooling)
     timesformer: dict[str, Any] = field(default_factory=dict)  # TimesformerConfig fields over TIMESFORMER_CPU
-    pretrained: str | None = None  # timesformer: an HF model id or a save_pretrained folder
+    pretrained: str | None = None  # vantage:zoo (a ViT made here), or for timesformer an HF id / save_pretrained folder
     frame_model: str = "deit_tiny_patch16_224"
     frame_model_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"patch_size": 8, "embed_dim": 64, "depth": 4, "num_heads": 4}
@@ -77,6 +85,9 @@ class ActionTrainConfig(TRLOptions, RunConfig):
             raise ValueError("clip_frames and clips_per_sequence must be >= 1")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
+        if self.arch == "frame" and self.pretrained and not is_home_spec(self.pretrained):
+            raise ValueError(f"pretrained {self.pretrained!r}: the frame arch takes a vantage:<recipe> start here "
+                             "(timm weights: frame_pretrained)")  # fmt: skip
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
@@ -84,13 +95,36 @@ class ActionTrainConfig(TRLOptions, RunConfig):
 def build_action_model(cfg: ActionTrainConfig, num_classes: int, timesformer: dict[str, Any] | None = None,
                        pretrained: bool = True) -> torch.nn.Module:  # fmt: skip
     """The classifier ``cfg`` describes; ``timesformer`` (a saved TimesformerConfig dict) rebuilds a trained one."""
+    home = is_home_spec(cfg.pretrained) and pretrained
     if cfg.arch == "timesformer":
-        weights = cfg.pretrained if pretrained and timesformer is None else None
-        return create_timesformer(num_classes, cfg.clip_frames, cfg.image_size, timesformer or cfg.timesformer,
-                                  weights, cfg.trl3d, cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
-    return create_frame_transformer(num_classes, cfg.clip_frames, cfg.image_size, cfg.frame_model,
-                                    cfg.frame_model_kwargs, cfg.frame_pretrained and pretrained, cfg.trl3d,
-                                    cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
+        weights = cfg.pretrained if pretrained and timesformer is None and not home else None
+        model = create_timesformer(num_classes, cfg.clip_frames, cfg.image_size, timesformer or cfg.timesformer,
+                                   weights, cfg.trl3d, cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
+        if home:
+            timesformer_from_vit(model, home_start(cfg))
+        return model
+    model = create_frame_transformer(num_classes, cfg.clip_frames, cfg.image_size, cfg.frame_model,
+                                     cfg.frame_model_kwargs, cfg.frame_pretrained and pretrained, cfg.trl3d,
+                                     cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
+    if home:
+        load_home_encoder(model.encoder, home_start(cfg), cfg.pretrained)
+    return model
+
+
+def home_start(cfg: ActionTrainConfig, progress: bool = True) -> dict[str, torch.Tensor]:
+    """The ``vantage:<recipe>`` ViT of this run's frames (the TimeSformer's spatial twin, or the per-frame model),
+    pretrained on first use and folded for the clips' ImageNet normalisation."""
+    from vantage.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    if cfg.arch == "timesformer":
+        from transformers import TimesformerConfig
+
+        model, kwargs = "deit_tiny_patch16_224", timesformer_vit_shape(
+            TimesformerConfig(**{**TIMESFORMER_CPU, **cfg.timesformer}))  # fmt: skip
+    else:
+        model, kwargs = cfg.frame_model, cfg.frame_model_kwargs
+    state = home_encoder_state(cfg.pretrained, model, kwargs, cfg.image_size, progress)
+    return fold_input_norm(state, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def _transform(size: int) -> Any:
@@ -172,11 +206,13 @@ def load_action_model(path: str | Path) -> tuple[ActionModule, ActionTrainConfig
     """(module in eval mode, its config) from a `vantage train action` checkpoint (no download needed)."""
     hp, state = load_vantage_checkpoint(path, ("cfg", "classes", "action"), "vantage train action")
     try:
-        cfg = ActionTrainConfig(**{**hp["cfg"], "frame_pretrained": False})
+        cfg = ActionTrainConfig(**hp["cfg"])
+        bare = ActionTrainConfig(**{**hp["cfg"], "frame_pretrained": False, "pretrained": None})
     except TypeError as e:
         raise CheckpointError(f"{path} is not a `vantage train action` checkpoint ({e})") from None
-    module = ActionModule(cfg, hp["classes"], hp.get("timesformer_config") or cfg.timesformer)
+    module = ActionModule(bare, hp["classes"], hp.get("timesformer_config") or cfg.timesformer)
     module.load_state_dict(state)
+    module.cfg = cfg
     return module.eval(), cfg
 
 
@@ -190,6 +226,8 @@ def train_action(cfg: ActionTrainConfig, data: str | Path, out: str | Path, prog
     loader = DataLoader(_Keyed(clips), batch_size=cfg.batch_size, sampler=EpochSampler(len(clips), cfg.seed, True),
                         drop_last=len(clips) > cfg.batch_size, num_workers=cfg.num_workers,
                         persistent_workers=cfg.num_workers > 0)  # fmt: skip
+    if is_home_spec(cfg.pretrained):
+        home_start(cfg, progress)  # pretrained (or read) here, so the run's progress setting applies
     module = ActionModule(cfg, clips.classes)
     probes = action_probes(data, cfg, clips) if cfg.curve_points else {}
     return fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite,

@@ -38,6 +38,7 @@ from vantage.train.common import (
     load_vantage_checkpoint,
     warmup_cosine_scheduler,
 )
+from vantage.train.pretrain import fold_input_norm, home_encoder_state, is_home_spec, load_home_encoder
 
 __all__ = ["ALIGN_OBJECTIVES", "AlignModule", "AlignTrainConfig", "build_align_encoder", "load_align_encoder",
            "train_align"]  # fmt: skip
@@ -53,7 +54,7 @@ class AlignTrainConfig(TRLOptions, RunConfig):
     model_kwargs: dict[str, Any] = field(
         default_factory=lambda: {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}
     )
-    pretrained: bool = False
+    pretrained: bool | str = False  # true: timm's weights for `model`; vantage:zoo: a ViT pretrained here
     image_size: int = 32
     objective: str = "infonce"  # tcn (faithful) | infonce (improved)
     projection_dim: int = 128  # infonce: linear head before L2 normalisation (0: none)
@@ -85,12 +86,27 @@ class AlignTrainConfig(TRLOptions, RunConfig):
             raise ValueError("clip_frames must be >= 2, clip_stride >= 0 and clips_per_sequence >= 0")
         if self.optimizer not in ("adam", "adamw"):
             raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
+        if isinstance(self.pretrained, str) and not is_home_spec(self.pretrained):
+            raise ValueError(f"pretrained must be true, false or vantage:<recipe>, got {self.pretrained!r}")
 
 
 def build_align_encoder(cfg: AlignTrainConfig) -> torch.nn.Module:
     """The per-frame encoder: a timm model without classifier (pooled / CLS feature), + 3DTRL if asked."""
-    return create_timm_encoder(cfg.model, 0, cfg.pretrained, cfg.image_size, cfg.model_kwargs, cfg.trl3d,
-                               cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
+    home = is_home_spec(cfg.pretrained)
+    encoder = create_timm_encoder(cfg.model, 0, cfg.pretrained is True, cfg.image_size, cfg.model_kwargs, cfg.trl3d,
+                                  cfg.trl_position, cfg.trl_rz_convention)  # fmt: skip
+    if home:
+        load_home_encoder(encoder, home_start(cfg), cfg.pretrained)
+    return encoder
+
+
+def home_start(cfg: AlignTrainConfig, progress: bool = True) -> dict[str, torch.Tensor]:
+    """The ``vantage:<recipe>`` weights of this run's encoder, pretrained on first use and folded for the clips'
+    ImageNet normalisation."""
+    from vantage.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    state = home_encoder_state(cfg.pretrained, cfg.model, cfg.model_kwargs, cfg.image_size, progress)
+    return fold_input_norm(state, IMAGENET_MEAN, IMAGENET_STD)
 
 
 class _AlignClips(Dataset):
@@ -212,5 +228,7 @@ def train_align(cfg: AlignTrainConfig, data: str | Path, out: str | Path, progre
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loader = align_loader(data, cfg)
+    if is_home_spec(cfg.pretrained):
+        home_start(cfg, progress)  # pretrained (or read) here, so the run's progress setting applies
     module = AlignModule(cfg)
     return fit_resumable(module, loader, cfg, out, progress, stop_after, overwrite=overwrite)

@@ -47,8 +47,14 @@ class ActionBenchConfig:
     variants: list[str] = field(default_factory=lambda: ["timesformer", "timesformer_faithful", "timesformer_improved"])
     protocols: list[str] = field(default_factory=lambda: ["cross_view", "cross_subject"])
     seeds: list[int] = field(default_factory=lambda: [0])
+    # where the networks start: scratch, vantage:<recipe> (pretrained here) or a weights id; the first start is
+    # the one the findings read; each other start adds its baselines (no 3DTRL) side by side, as the paper sets
+    # TimeSformer from scratch beside Kinetics-400
+    starts: list[str] = field(default_factory=lambda: ["scratch"])
 
     def __post_init__(self) -> None:
+        if not self.starts or len(set(self.starts)) != len(self.starts):
+            raise ValueError(f"starts must list distinct starts (scratch, vantage:<recipe>, ...), got {self.starts}")
         bad = [v for v in self.variants if v not in MODELS]
         if bad or not self.variants:
             raise ValueError(f"variants {bad or self.variants} invalid; choose from {list(MODELS)}")
@@ -59,8 +65,39 @@ class ActionBenchConfig:
             raise ValueError("seeds must list at least one seed")
 
 
-def _name(variant: str, protocol: str) -> str:
-    return f"{MODELS[variant][2]} [{PROTOCOL_LABELS[protocol]}]"
+def _label(variant: str, start: str, first: bool) -> str:
+    """A model's row label: the first start's rows keep the plain label."""
+    return MODELS[variant][2] if first else f"{MODELS[variant][2]}, {start} start"
+
+
+def _key(variant: str, protocol: str, start: str, first: bool) -> str:
+    return f"{variant}-{protocol}" if first else f"{variant}@{start.split(':')[-1].split('/')[-1]}-{protocol}"
+
+
+def _rows(b: ActionBenchConfig) -> list[dict[str, Any]]:
+    """One row per (protocol, start, variant): its key, report name, model label and training fields."""
+    out = []
+    for p in b.protocols:
+        for i, start in enumerate(b.starts):
+            for v in b.variants:
+                arch, trl, _ = MODELS[v]
+                if i and trl != "none":
+                    continue
+                label = _label(v, start, i == 0)
+                weights = None if start == "scratch" else start
+                fields = {"arch": arch, "trl3d": trl, "protocol": p, "pretrained": weights}
+                base = next((k for k in b.variants if MODELS[k][:2] == (arch, "none")), None)
+                out.append(
+                    {
+                        "key": _key(v, p, start, i == 0),
+                        "name": f"{label} [{PROTOCOL_LABELS[p]}]",
+                        "model": label,
+                        "protocol": p,
+                        "fields": fields,
+                        "base": None if trl == "none" or base is None else _key(base, p, start, True),
+                    }
+                )
+    return out
 
 
 @register_method
@@ -110,15 +147,7 @@ class ActionMethod(MethodPlugin):
         return res.root
 
     def variants(self, s: Settings) -> list[Variant]:
-        b: ActionBenchConfig = s["bench"]
-        rows = []
-        for p in b.protocols:
-            for v in b.variants:
-                arch, trl, _ = MODELS[v]
-                base = next((f"{k}-{p}" for k in b.variants if MODELS[k][:2] == (arch, "none")), None)
-                fields = {"arch": arch, "trl3d": trl, "protocol": p}
-                rows.append(Variant(_name(v, p), f"{v}-{p}", fields, None if trl == "none" else base))
-        return rows
+        return [Variant(r["name"], r["key"], r["fields"], r["base"]) for r in _rows(s["bench"])]
 
     def run_eval(self, spec: EvalCommand, cfg: ActionEvalConfig, values: dict[str, Any]) -> None:
         from vantage.bench.output import print_and_save
@@ -173,8 +202,7 @@ class ActionMethod(MethodPlugin):
     def finish(self, ctx: BenchContext, s: Settings, grid: Any, root: Path) -> dict[str, Any]:
         b: ActionBenchConfig = s["bench"]
         rec = grid.record()
-        rows = [{"key": f"{v}-{p}", "name": _name(v, p), "model": MODELS[v][2], "protocol": p}
-                for p in b.protocols for v in b.variants]  # fmt: skip
+        rows = [{k: r[k] for k in ("key", "name", "model", "protocol")} for r in _rows(b)]
         classes = next((r.get("classes") for r in grid.runs.values() if r.get("classes")), [])
         return {
             "data": ctx.memo.get("action_build", {}),

@@ -48,8 +48,9 @@ class Example:
 
     @property
     def needs_hub(self) -> bool:
-        """True when it downloads pretrained weights."""
+        """True when it downloads pretrained weights (a ``vantage:<recipe>`` start is made here, not downloaded)."""
         code = "\n".join(line.split("#", 1)[0] for line in self.code.splitlines())  # comments do not count
+        code = re.sub(r"--pretrained\s+vantage:\S+", "", code)
         return "--pretrained" in code or re.search(r"pretrained\s*=\s*(True|['\"])", code) is not None
 
     @property

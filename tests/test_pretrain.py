@@ -3,6 +3,8 @@ ViT, and the input-normalisation fold that lets [0, 1]-trained weights read Imag
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import timm
 import torch
@@ -114,3 +116,21 @@ def test_action_bench_sets_starts_side_by_side():
     assert rows["timesformer_improved-cross_subject"]["base"] == "timesformer-cross_subject"
     with pytest.raises(ValueError, match="distinct starts"):
         ActionBenchConfig(starts=["scratch", "scratch"])
+
+
+def test_unknown_recipe_fails_in_the_config_and_a_corrupt_cache_names_its_file(test_recipe):
+    with pytest.raises(ValueError, match="unknown home pretraining 'vantage:nope'"):
+        AlignTrainConfig(pretrained="vantage:nope")
+    with pytest.raises(ValueError, match="unknown home pretraining"):
+        ActionTrainConfig(pretrained="vantage:nope")
+    home_encoder_state(test_recipe, "deit_tiny_patch16_224", VIT, 32, progress=False)
+    import json
+
+    from vantage.io import vantage_home
+
+    (folder,) = [f for f in (vantage_home() / "pretrained").glob("test-*")
+                 if json.loads((f / "card.json").read_text())["arch"]["model_kwargs"] == VIT]  # fmt: skip
+    (folder / "encoder.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"encoder\.pt is not readable home weights"):
+        home_encoder_state(test_recipe, "deit_tiny_patch16_224", VIT, 32, progress=False)
+    shutil.rmtree(folder)  # the next user of this recipe pretrains it again

@@ -36,7 +36,7 @@ from vantage.train.common import (
     load_vantage_checkpoint,
     warmup_cosine_scheduler,
 )
-from vantage.train.pretrain import fold_input_norm, home_encoder_state, is_home_spec, load_home_encoder
+from vantage.train.pretrain import check_home_spec, fold_input_norm, home_encoder_state, is_home_spec, load_home_encoder
 from vantage.train.probe import CurveProbe, top1_probe
 
 __all__ = ["ACTION_ARCHS", "ActionModule", "ActionTrainConfig", "action_data", "load_action_model", "train_action"]
@@ -85,6 +85,7 @@ class ActionTrainConfig(TRLOptions, RunConfig):
             raise ValueError("clip_frames and clips_per_sequence must be >= 1")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
+        check_home_spec(self.pretrained)
         if self.arch == "frame" and self.pretrained and not is_home_spec(self.pretrained):
             raise ValueError(f"pretrained {self.pretrained!r}: the frame arch takes a vantage:<recipe> start here "
                              "(timm weights: frame_pretrained)")  # fmt: skip

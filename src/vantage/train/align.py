@@ -38,7 +38,7 @@ from vantage.train.common import (
     load_vantage_checkpoint,
     warmup_cosine_scheduler,
 )
-from vantage.train.pretrain import fold_input_norm, home_encoder_state, is_home_spec, load_home_encoder
+from vantage.train.pretrain import check_home_spec, fold_input_norm, home_encoder_state, is_home_spec, load_home_encoder
 
 __all__ = ["ALIGN_OBJECTIVES", "AlignModule", "AlignTrainConfig", "build_align_encoder", "load_align_encoder",
            "train_align"]  # fmt: skip
@@ -86,6 +86,7 @@ class AlignTrainConfig(TRLOptions, RunConfig):
             raise ValueError("clip_frames must be >= 2, clip_stride >= 0 and clips_per_sequence >= 0")
         if self.optimizer not in ("adam", "adamw"):
             raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
+        check_home_spec(self.pretrained)
         if isinstance(self.pretrained, str) and not is_home_spec(self.pretrained):
             raise ValueError(f"pretrained must be true, false or vantage:<recipe>, got {self.pretrained!r}")
 

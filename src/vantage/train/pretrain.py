@@ -25,6 +25,7 @@ __all__ = [
     "HOME_PREFIX",
     "HOME_RECIPES",
     "HomeRecipe",
+    "check_home_spec",
     "fold_input_norm",
     "home_encoder_state",
     "is_home_spec",
@@ -63,6 +64,12 @@ def is_home_spec(spec: Any) -> bool:
     return isinstance(spec, str) and spec.startswith(HOME_PREFIX)
 
 
+def check_home_spec(spec: Any) -> None:
+    """One clear error for a ``vantage:<recipe>`` start naming no recipe (configs call it before any work)."""
+    if is_home_spec(spec):
+        _recipe(spec)
+
+
 def _recipe(spec: str) -> tuple[str, HomeRecipe]:
     name = spec[len(HOME_PREFIX) :]
     if name not in HOME_RECIPES:
@@ -86,7 +93,11 @@ def home_encoder_state(spec: str, model: str, model_kwargs: dict[str, Any], imag
                 print(f"pretraining {spec} for {model} {dict(model_kwargs)} at {image_size} px (once; cached in "
                       f"{folder})", file=sys.stderr, flush=True)  # fmt: skip
                 _pretrain(recipe, arch, folder, progress)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file in the cache: say which, and how to rebuild it
+        raise HomePretrainError(f"{path} is not readable home weights ({type(e).__name__}); delete {folder} to "
+                                "pretrain it again") from None  # fmt: skip
 
 
 def _pretrain(recipe: HomeRecipe, arch: dict[str, Any], folder: Path, progress: bool) -> None:

@@ -92,6 +92,40 @@ def test_protocols_never_leak_test_cameras_or_actors(action_build):
         action_split(action_build, "cross_subject", [], ["a7"])
 
 
+def test_training_clips_jitter_and_augment_per_key(action_build):
+    """Frame jitter and clip augmentation are a pure function of (seed, epoch, index): the same key gives the same
+    clip, another epoch another one; every frame of a clip shares one crop and colour; the test side never moves."""
+    from vantage.data.clips import jittered_positions
+    from vantage.train.action import ActionTrainConfig, KeyedClips, action_data
+
+    cfg = ActionTrainConfig(protocol="cross_view", train_cameras=["tpv0", "tpv2"], clip_frames=4, image_size=16,
+                            frame_jitter=True, augment="clip")  # fmt: skip
+    keyed = KeyedClips(action_data(action_build, cfg, "train"), cfg)
+    a, b, c = keyed[(0, 3)], keyed[(0, 3)], keyed[(1, 3)]
+    assert torch.equal(a[0], b[0]) and a[1] == b[1] == c[1] and not torch.equal(a[0], c[0])
+    assert a[0].shape == (4, 3, 16, 16) and torch.isfinite(a[0]).all()
+    plain = KeyedClips(action_data(action_build, cfg, "train"), ActionTrainConfig(
+        protocol="cross_view", train_cameras=["tpv0", "tpv2"], clip_frames=4, image_size=16))  # fmt: skip
+    assert torch.equal(plain[(0, 3)][0], plain[(5, 3)][0])  # no jitter, no augmentation: the fixed spread
+    for _ in range(50):
+        pos = jittered_positions(27, 8)
+        assert all(int(i * 27 / 8) <= p < int((i + 1) * 27 / 8) + 1 for i, p in enumerate(pos)) and pos[-1] <= 26
+    test = action_data(action_build, cfg, "test", clips_per_sequence=1)
+    assert torch.equal(test[2]["frames"], test[2]["frames"])
+    with pytest.raises(ValueError, match="augment"):
+        ActionTrainConfig(augment="flip")
+
+
+def test_clip_augmentation_shares_one_draw_across_frames():
+    from vantage.data.transforms import clip_augmentation
+
+    frame = torch.randn(3, 16, 16) * 0.3
+    torch.manual_seed(0)
+    out = clip_augmentation(16)(frame.expand(5, -1, -1, -1).clone())
+    assert out.shape == (5, 3, 16, 16) and all(torch.equal(out[0], out[t]) for t in range(1, 5))
+    assert not torch.allclose(out[0], frame, atol=1e-3)
+
+
 def _tiny_timesformer(trl: str = "none") -> torch.nn.Module:
     torch.manual_seed(0)
     cfg = {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 64}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vantage.data.clips import SequenceIndex, index_sequences, spread_positions
+from vantage.data.clips import SequenceIndex, index_sequences, jittered_positions, spread_positions
 from vantage.data.read import Transform, _natural, _RecordDataset
 from vantage.data.schema import DatasetError, ViewRecord, load_records
 
@@ -130,10 +130,16 @@ class ActionClipDataset(_RecordDataset):
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.clip(index)
+
+    def clip(self, index: int, jitter: bool = False) -> dict[str, Any]:
+        """Item ``index``; ``jitter`` draws its frames by segment sampling (:func:`jittered_positions`) instead of
+        the fixed interleaved spread (training-time temporal augmentation)."""
         p, j = self.clips[index]
         k, cam = self.pairs[p]
         seq = self.split.sequences[k]
-        pos = spread_positions(len(seq.frame_indices), self.frames, j, self.k)
+        n = len(seq.frame_indices)
+        pos = jittered_positions(n, self.frames) if jitter else spread_positions(n, self.frames, j, self.k)
         return {
             "frames": torch.stack([self._frame(seq.frames[cam][i]) for i in pos]),
             "label": self.class_to_idx.get(seq.category, -1),

@@ -17,7 +17,7 @@ import torch
 from vantage.data.read import Transform, _natural, _RecordDataset, filter_records
 from vantage.data.schema import DatasetError, ViewRecord, load_records
 
-__all__ = ["ClipDataset", "SequenceIndex", "index_sequences", "spread_positions"]
+__all__ = ["ClipDataset", "SequenceIndex", "index_sequences", "jittered_positions", "spread_positions"]
 
 
 def spread_positions(length: int, frames: int, offset: int, clips: int) -> list[int]:
@@ -25,6 +25,13 @@ def spread_positions(length: int, frames: int, offset: int, clips: int) -> list[
     floor((i + (offset + 0.5) / clips) x length / frames) for i < frames (the clips interleave)."""
     shift = (offset + 0.5) / clips
     return [int((i + shift) * length / frames) for i in range(frames)]
+
+
+def jittered_positions(length: int, frames: int) -> list[int]:
+    """Segment sampling (TSN): one position drawn uniformly from each of ``frames`` equal segments of a sequence of
+    ``length``, from torch's global generator (seed it per item, as :func:`vantage.data.sampling.keyed_rng` does)."""
+    u = torch.rand(frames).tolist()
+    return [min(length - 1, int((i + u[i]) * length / frames)) for i in range(frames)]
 
 
 @dataclass

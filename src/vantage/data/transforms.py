@@ -1,4 +1,5 @@
-"""Image transforms: plain tensor conversion for evaluation and the SSL augmentation recipe."""
+"""Image transforms: plain tensor conversion for evaluation, the SSL augmentation recipe and the per-clip video
+augmentation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torchvision.transforms import v2
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ssl_augmentation", "to_tensor"]
+__all__ = ["CLIP_AUGMENTS", "IMAGENET_MEAN", "IMAGENET_STD", "clip_augmentation", "ssl_augmentation", "to_tensor"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -54,3 +55,25 @@ def ssl_augmentation(
     if mean is not None:
         ops.append(v2.Normalize(mean, std if std is not None else (1.0, 1.0, 1.0)))
     return v2.Compose(ops)
+
+
+CLIP_AUGMENTS = ("none", "clip")
+
+
+def clip_augmentation(
+    size: int,
+    crop_scale: tuple[float, float] = (0.6, 1.0),
+    jitter: tuple[float, float, float, float] = (0.3, 0.3, 0.3, 0.5),
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> v2.Compose:
+    """Per-clip video augmentation on normalised (T, C, H, W) frames: one random resized crop and one colour jitter
+    (hue up to half a turn: actors differ in colour) drawn per clip and applied to every frame alike; no flips
+    (they swap left and right actions). Draws from torch's global generator (seed it per item)."""
+    inv_std = [1.0 / s for s in std]
+    return v2.Compose([
+        v2.Normalize([-m / s for m, s in zip(mean, std, strict=True)], inv_std),  # back to [0, 1]
+        v2.RandomResizedCrop((size, size), scale=crop_scale, antialias=True),
+        v2.ColorJitter(*jitter),
+        v2.Normalize(mean, std),
+    ])  # fmt: skip

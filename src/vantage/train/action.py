@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vantage.data.sampling import EpochSampler
+from vantage.data.sampling import EpochSampler, keyed_rng
 from vantage.models import (
     TIMESFORMER_CPU,
     create_frame_transformer,
@@ -39,7 +39,8 @@ from vantage.train.common import (
 from vantage.train.pretrain import check_home_spec, fold_input_norm, home_encoder_state, is_home_spec, load_home_encoder
 from vantage.train.probe import CurveProbe, top1_probe
 
-__all__ = ["ACTION_ARCHS", "ActionModule", "ActionTrainConfig", "action_data", "load_action_model", "train_action"]
+__all__ = ["ACTION_ARCHS", "ActionModule", "ActionTrainConfig", "KeyedClips", "action_data", "load_action_model",
+           "train_action"]
 
 ACTION_ARCHS = ("timesformer", "frame")
 
@@ -62,6 +63,8 @@ class ActionTrainConfig(TRLOptions, RunConfig):
     image_size: int = 32
     clip_frames: int = 8
     clips_per_sequence: int = 2  # training clips per (recording, camera) and epoch, interleaved in time
+    frame_jitter: bool = False  # training clips draw one frame per segment at random (TSN) instead of a fixed spread
+    augment: str = "none"  # none | clip (one random resized crop + colour jitter per training clip)
     cache_frames: bool = True  # keep decoded frames in memory after the first epoch (off for large data)
     optimizer: str = "adamw"  # adamw | sgd (the reference's: momentum 0.9)
     lr: float = 1e-3
@@ -75,6 +78,7 @@ class ActionTrainConfig(TRLOptions, RunConfig):
 
     def __post_init__(self) -> None:
         from vantage.data.actions import ACTION_PROTOCOLS
+        from vantage.data.transforms import CLIP_AUGMENTS
 
         super().__post_init__()
         if self.arch not in ACTION_ARCHS:
@@ -83,6 +87,8 @@ class ActionTrainConfig(TRLOptions, RunConfig):
             raise ValueError(f"protocol must be one of {ACTION_PROTOCOLS}, got {self.protocol!r}")
         if self.clip_frames < 1 or self.clips_per_sequence < 1:
             raise ValueError("clip_frames and clips_per_sequence must be >= 1")
+        if self.augment not in CLIP_AUGMENTS:
+            raise ValueError(f"augment must be one of {CLIP_AUGMENTS}, got {self.augment!r}")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
         check_home_spec(self.pretrained)
@@ -144,18 +150,24 @@ def action_data(root: str | Path, cfg: ActionTrainConfig, side: str, clips_per_s
                              cache=cfg.cache_frames and side == "train")  # fmt: skip
 
 
-class _Keyed(Dataset):
-    """(epoch, index) keys from :class:`EpochSampler` -> (frames, label)."""
+class KeyedClips(Dataset):
+    """Training clips keyed by (epoch, index) from :class:`EpochSampler` -> (frames, label); the key seeds the
+    clip's frame jitter and augmentation, so a resumed run sees the same clips."""
 
-    def __init__(self, clips: Any) -> None:
-        self.clips = clips
+    def __init__(self, clips: Any, cfg: ActionTrainConfig) -> None:
+        from vantage.data.transforms import clip_augmentation
+
+        self.clips, self.seed, self.jitter = clips, cfg.seed, cfg.frame_jitter
+        self.augment = clip_augmentation(cfg.image_size) if cfg.augment == "clip" else None
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
-        item = self.clips[key[1]]
-        return item["frames"], item["label"]
+        with keyed_rng(self.seed, *key):
+            item = self.clips.clip(key[1], self.jitter)
+            frames = item["frames"] if self.augment is None else self.augment(item["frames"])
+        return frames, item["label"]
 
 
 class ActionModule(ResumableRNG, L.LightningModule):
@@ -224,8 +236,9 @@ def train_action(cfg: ActionTrainConfig, data: str | Path, out: str | Path, prog
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     clips = action_data(data, cfg, "train")
-    loader = DataLoader(_Keyed(clips), batch_size=cfg.batch_size, sampler=EpochSampler(len(clips), cfg.seed, True),
-                        drop_last=len(clips) > cfg.batch_size, num_workers=cfg.num_workers,
+    loader = DataLoader(KeyedClips(clips, cfg), batch_size=cfg.batch_size,
+                        sampler=EpochSampler(len(clips), cfg.seed, True), drop_last=len(clips) > cfg.batch_size,
+                        num_workers=cfg.num_workers,
                         persistent_workers=cfg.num_workers > 0)  # fmt: skip
     if is_home_spec(cfg.pretrained):
         home_start(cfg, progress)  # pretrained (or read) here, so the run's progress setting applies

@@ -150,3 +150,47 @@ def test_import_then_eval_pose_ssl_on_both_real_sets(small_dataset, degree_named
     assert res.returncode == 1 and "nope.csv does not exist" in res.stderr and "Traceback" not in res.stderr
     res = run_cli("eval", "pose-ssl", "--model", "resnet18", "--data", str(small_dataset), "--real", "/no/such/dir")
     assert res.returncode == 1 and "/no/such/dir is not a folder" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_resize_pads_by_default_and_stretches_on_request(tmp_path):
+    """--size keeps the aspect ratio (pad) unless told to stretch; `data info` names the size or the range."""
+    from vantage.data import summarize, summary_text
+
+    src = tmp_path / "wide"
+    src.mkdir()
+    img = Image.new("RGB", (40, 20), (255, 0, 0))  # a red 2:1 photo
+    img.save(src / "cup__0.png")
+    img.save(src / "cup__1.png")
+    pad = import_dataset(src, tmp_path / "pad", convention="index", size=16)
+    px = np.asarray(Image.open(pad.root / load_records(pad.root)[0].file_name))
+    assert px.shape == (16, 16, 3) and px[8, 8].tolist() == [255, 0, 0]
+    assert px[0, 8].tolist() == [0, 0, 0] and px[15, 8].tolist() == [0, 0, 0]  # black bands above and below
+    stretch = import_dataset(src, tmp_path / "str", convention="index", size=16, resize="stretch")
+    assert np.asarray(Image.open(stretch.root / load_records(stretch.root)[0].file_name))[0, 8].tolist() == [255, 0, 0]
+    with pytest.raises(DatasetError, match="resize must be one of"):
+        import_dataset(src, tmp_path / "x", convention="index", size=16, resize="crop")
+    assert "2 images of 16 px" in summary_text(summarize(pad.root))
+    Image.new("RGB", (30, 50)).save(src / "cup__2.png")
+    mixed = import_dataset(src, tmp_path / "mixed", convention="index")
+    assert summarize(mixed.root)["image_size"] == "mixed sizes (40x20..30x50)"
+    assert "3 images of mixed sizes (40x20..30x50);" in summary_text(summarize(mixed.root))
+
+
+def test_folder_table_is_found_and_other_files_are_counted(photo_sequence, degree_named, tmp_path, capsys):
+    source, table = photo_sequence
+    own = tmp_path / "own"
+    shutil.copytree(source, own)
+    shutil.copy(table, own / "labels.csv")
+    res = import_dataset(own, tmp_path / "o")
+    assert res.images == TURNTABLE_OBJECTS * TURNTABLE_POSES
+    assert "using the table" in capsys.readouterr().err
+    (own / "labels.jsonl").write_text("{}\n")
+    with pytest.raises(DatasetError, match=r"both labels\.csv and labels\.jsonl"):
+        import_dataset(own, tmp_path / "o2")
+    turn = tmp_path / "turn"
+    shutil.copytree(degree_named, turn)
+    (turn / "notes.txt").write_text("shot on a Tuesday")
+    capsys.readouterr()
+    import_dataset(turn, tmp_path / "t", convention="coil100")
+    err = capsys.readouterr().err
+    assert "skipped 1 file(s)" in err and "notes.txt" in err

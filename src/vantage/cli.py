@@ -166,15 +166,63 @@ def data_import(
     ] = None,
     name: Annotated[str | None, typer.Option(help="Dataset name (default: the source folder's name).")] = None,
     split: Annotated[str, typer.Option(help="Split of rows that do not give one: train | val | test.")] = "test",
-    size: Annotated[int | None, typer.Option(help="Resize every (cropped) image to size x size pixels.")] = None,
+    size: Annotated[int | None, typer.Option(help="Fit every (cropped) image to size x size pixels.")] = None,
+    resize: Annotated[
+        str, typer.Option(help="How --size fits a non-square image: pad (keep the aspect ratio, black borders) | "
+                               "stretch.")
+    ] = "pad",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table (a --table or --convention) | nerfstudio (transforms.json) | "
+                                           "colmap (sparse model, text or binary) | co3d (frame_annotations.jgz).")
+    ] = "table",
+    up: Annotated[
+        str, typer.Option(help="Posed formats: the world axis that is up (+x -x +y -y +z -z), or auto (the normal "
+                               "of the camera-centre plane, else the cameras' mean image-up).")
+    ] = "auto",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
 ) -> None:
-    """Import your own multi-view images (a table of azimuths, or a turntable naming convention) into the data
-    contract: checked row by row, cropped to bounding boxes, checksummed, readable by every evaluator (--real)."""
-    from vantage.data import import_dataset
+    """Import your own multi-view images (a table of azimuths, a turntable naming convention, or a camera-posed
+    capture: nerfstudio, COLMAP, CO3D; with none of them, the folder's labels.csv / labels.jsonl) into the data
+    contract: checked row by row, checksummed, readable by every evaluator (--real)."""
+    from vantage.data.importer import import_dataset
 
-    res = import_dataset(source, out, table, convention, name, split, size=size, overwrite=overwrite)
+    res = import_dataset(source, out, table, convention, name, split, size=size, overwrite=overwrite, resize=resize,
+                         fmt=fmt, up=up)  # fmt: skip
     typer.echo(f"{res.root}: imported {res.images} images of {res.objects} objects; manifest {res.manifest_hash}")
+
+
+@data_app.command("export")
+def data_export(
+    root: Annotated[Path, typer.Argument(help="A vantage dataset whose rows carry camera poses.")],
+    out: Annotated[Path, typer.Option(help="Folder to write (one scene per object; replaced only with --overwrite).")],
+    fmt: Annotated[str, typer.Option("--format", help="nerfstudio | colmap | co3d.")] = "nerfstudio",
+    view_set: Annotated[str | None, typer.Option(help="Only the rows of this view set (e.g. fib100).")] = None,
+    binary: Annotated[bool, typer.Option(help="COLMAP: write the binary model (.bin) instead of text.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier export in --out.")] = False,
+) -> None:
+    """Write a dataset's posed images as nerfstudio / instant-ngp, COLMAP or CO3D captures (rendered data: exact
+    poses, for NeRF and Gaussian-splatting tools); importing the export gives the same poses back."""
+    from vantage.data.export import export_dataset
+
+    res = export_dataset(root, out, fmt, view_set=view_set, binary=binary, overwrite=overwrite)
+    typer.echo(f"{res.root}: exported {res.frames} images of {res.objects} objects as {res.format}")
+
+
+@data_app.command("cameras")
+def data_cameras(
+    root: Annotated[Path, typer.Argument(help="A vantage dataset whose rows carry camera poses.")],
+    obj: Annotated[str | None, typer.Option("--object", help="Object id (default: the first).")] = None,
+    view_set: Annotated[str | None, typer.Option(help="Only the rows of this view set.")] = None,
+    out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("cameras.png"),
+) -> None:
+    """Draw one object's cameras as 3D frusta, with its derived centre and up axis (imported captures)."""
+    from vantage.data.export import camera_table
+    from vantage.report.plots import camera_frusta_plot
+
+    name, poses, k, frame = camera_table(root, obj, view_set)
+    centre, up_axis = (frame["centre"], frame["up"]) if frame else (None, None)
+    path = camera_frusta_plot(poses, k, out, centre, up_axis, title=f"{name}: {len(poses)} cameras")
+    typer.echo(f"wrote {path}")
 
 
 @data_app.command("preview-video")

@@ -38,11 +38,14 @@ __all__ = [
     "look_at",
     "matrix_to_quaternion",
     "matrix_to_rotation_6d",
+    "nearest_point_to_lines",
     "quaternion_to_matrix",
+    "qvec_to_rotation",
     "random_tangent",
     "random_unit_vectors",
     "rotation_6d_to_matrix",
     "rotation_angle",
+    "rotation_to_qvec",
     "slerp",
     "spherical_to_cartesian",
 ]
@@ -151,6 +154,48 @@ def rotation_angle(r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
     rel = np.swapaxes(r1, -1, -2) @ r2
     cos = (np.trace(rel, axis1=-2, axis2=-1) - 1.0) / 2.0
     return np.rad2deg(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def qvec_to_rotation(qvec: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternion (w, x, y, z; normalised here) to the (..., 3, 3) rotation matrix, in NumPy."""
+    q = np.asarray(qvec, dtype=np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ]
+    return np.stack([np.stack(r, -1) for r in rows], -2)
+
+
+def rotation_to_qvec(rotation: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation matrix to its (w, x, y, z) quaternion with w >= 0: the eigenvector of the largest
+    eigenvalue of the symmetric 4x4 matrix built from it, accurate near 180 degrees too."""
+    r = np.asarray(rotation, dtype=np.float64)
+    k = np.array([
+        [r[0, 0] - r[1, 1] - r[2, 2], r[1, 0] + r[0, 1], r[2, 0] + r[0, 2], r[2, 1] - r[1, 2]],
+        [r[1, 0] + r[0, 1], r[1, 1] - r[0, 0] - r[2, 2], r[2, 1] + r[1, 2], r[0, 2] - r[2, 0]],
+        [r[2, 0] + r[0, 2], r[2, 1] + r[1, 2], r[2, 2] - r[0, 0] - r[1, 1], r[1, 0] - r[0, 1]],
+        [r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1], r[0, 0] + r[1, 1] + r[2, 2]],
+    ]) / 3.0  # fmt: skip
+    vals, vecs = np.linalg.eigh(k)
+    x, y, z, w = vecs[:, np.argmax(vals)]
+    q = np.array([w, x, y, z])
+    return -q if w < 0 else q
+
+
+def nearest_point_to_lines(origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """The point with the least summed squared distance to the lines ``origins + t directions`` ((N, 3) each);
+    ValueError when the lines are (nearly) all parallel, so no single point is nearest."""
+    o = np.asarray(origins, dtype=np.float64)
+    d = _normalize(np.asarray(directions, dtype=np.float64))
+    proj = np.eye(3) - d[:, :, None] * d[:, None, :]  # projection onto each line's normal plane
+    a, b = proj.sum(0), np.einsum("nij,nj->i", proj, o)
+    s = np.linalg.svd(a, compute_uv=False)
+    if len(o) < 2 or s[-1] < 1e-6 * max(s[0], 1e-12):
+        raise ValueError("the optical axes are (nearly) parallel: no point is nearest to all of them")
+    return np.linalg.solve(a, b)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:

@@ -30,10 +30,12 @@ __all__ = [
     "folder_lock",
     "inside",
     "is_locked",
+    "pid_alive",
     "publish",
     "remove_stale_temps",
     "sha256_bytes",
     "sha256_file",
+    "temp_folder",
     "temp_path",
     "vantage_home",
     "write_error_log",
@@ -187,6 +189,36 @@ def remove_stale_temps(root: str | Path) -> int:
                 Path(dirpath, f).unlink(missing_ok=True)
                 n += 1
     return n
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def temp_folder(out: str | Path, kind: str) -> Path:
+    """A fresh temp folder name beside ``out`` for a folder written whole and renamed into place
+    (``.<name>.<kind>-<pid>``), after removing those of earlier ``kind`` writers of ``out`` whose process is
+    gone (killed by SIGKILL), with one line each on stderr."""
+    import shutil
+    import sys
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.{kind}-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+            print(f"[vantage] removed {stale}, left by a {kind.removesuffix('ing')} that was killed", file=sys.stderr)
+    tmp = out.with_name(f".{out.name}.{kind}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return tmp
 
 
 def sha256_bytes(data: bytes) -> str:

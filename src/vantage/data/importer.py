@@ -32,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vantage.config import MAX_IMAGE_SIZE as MAX_SIZE
+from vantage.data.formats.frame import PosedFrame, fov_deg
 from vantage.data.schema import (
     CARD_FILE,
     CHECKSUM_FILE,
@@ -44,11 +47,13 @@ from vantage.data.schema import (
     inside,
     load_records,
 )
-from vantage.io import atomic_write_bytes, atomic_write_json, atomic_write_text, is_locked, sha256_bytes
+from vantage.io import atomic_write_bytes, atomic_write_json, atomic_write_text, is_locked, sha256_bytes, temp_folder
 
-__all__ = ["CONVENTIONS", "ImportResult", "import_dataset", "read_import_table"]
+__all__ = ["CONVENTIONS", "RESIZE_MODES", "ImportResult", "import_dataset", "read_import_table"]
 
 CONVENTIONS = ("coil20", "coil100", "degrees", "index")
+RESIZE_MODES = ("pad", "stretch")
+TABLE_NAMES = ("labels.csv", "labels.jsonl")  # used from the image folder when no table or convention is given
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _NAME = re.compile(r"^(?P<obj>.+?)__(?P<n>\d+)\.[A-Za-z]+$")
 _BBOX = ("bbox_x", "bbox_y", "bbox_w", "bbox_h")
@@ -75,6 +80,8 @@ class _Row:
     split: str
     extra: dict[str, Any]
     bbox: tuple[float, float, float, float] | None
+    pose: PosedFrame | None = None  # camera-posed formats: the frame as read (OpenCV cam_to_world, intrinsics)
+    distance: float | None = None
 
 
 def read_import_table(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
@@ -156,7 +163,12 @@ def _rows_from_table(path: Path, default_split: str) -> list[_Row]:
 def _rows_from_convention(source: Path, convention: str, split: str) -> list[_Row]:
     if convention not in CONVENTIONS:
         raise DatasetError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
-    names = sorted(p.name for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    files = [p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")]
+    names = sorted(p.name for p in files if p.suffix.lower() in IMAGE_EXTS)
+    other = sorted(p.name for p in files if p.suffix.lower() not in IMAGE_EXTS)
+    if other:
+        print(f"[vantage] skipped {len(other)} file(s) in {source} that are not images ({', '.join(other[:3])}"
+              f"{', ...' if len(other) > 3 else ''})", file=sys.stderr)  # fmt: skip
     matched = [(n, _NAME.match(n)) for n in names]
     odd = [n for n, m in matched if m is None]
     if odd:
@@ -194,29 +206,98 @@ def _rows_from_convention(source: Path, convention: str, split: str) -> list[_Ro
     return out
 
 
-def _load_image(source: Path, row: _Row, size: int | None) -> bytes:
+def _rows_from_posed(source: Path, fmt: str, split: str, up: str) -> tuple[list[_Row], dict[str, Any]]:
+    """Rows of a camera-posed capture, with azimuth, elevation and distance in each object's derived frame, and
+    those frames (for the card)."""
+    from vantage.data.formats import READERS, derive_object_frame
+
+    posed = READERS[fmt](source)
+    if not posed:
+        raise DatasetError(f"{source}: the {fmt} capture lists no frames")
+    by_obj: dict[str, list[Any]] = {}
+    for f in posed:
+        by_obj.setdefault(f.object_id, []).append(f)
+    rows, frames = [], {}
+    for obj, group in sorted(by_obj.items()):
+        poses = np.stack([f.cam_to_world for f in group])
+        frame = derive_object_frame(poses, up, where=f"{source}: object {obj}")
+        frames[obj] = frame.to_json()
+        az, el, dist = frame.spherical(poses[:, :3, 3])
+        for f, a, e, d in zip(group, az, el, dist, strict=True):
+            row_split = f.extra.get("split", split)
+            extra = {k: v for k, v in (("sequence_id", f.sequence_id), ("frame_index", f.frame_index)) if v is not None}
+            rows.append(_Row(f.where, f.file, obj, f.category or obj, float(a) % 360.0, float(e), row_split, extra,
+                             None, pose=f, distance=float(d)))  # fmt: skip
+    return rows, frames
+
+
+def _fit(img: Any, size: int, resize: str, resample: int | None = None) -> tuple[Any, tuple[float, ...]]:
+    """``img`` at ``size`` x ``size``: stretched, or (pad) scaled to fit its longer side and centred on black;
+    with the pixel map (sx, sy, ox, oy): a point (x, y) of ``img`` lands at (sx x + ox, sy y + oy)."""
+    from PIL import Image
+
+    resample = Image.BICUBIC if resample is None else resample
+    if resize == "stretch" or img.width == img.height:
+        return img.resize((size, size), resample), (size / img.width, size / img.height, 0.0, 0.0)
+    scale = size / max(img.width, img.height)
+    w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+    canvas = Image.new(img.mode, (size, size))
+    ox, oy = (size - w) // 2, (size - h) // 2
+    canvas.paste(img.resize((w, h), resample), (ox, oy))
+    return canvas, (w / img.width, h / img.height, float(ox), float(oy))
+
+
+def _open(source: Path, rel: str, where: str, mode: str) -> Any:
     from PIL import Image, UnidentifiedImageError
 
-    check_relative_path(row.file, f"{row.where}: file")
-    path = inside(source, row.file)
+    check_relative_path(rel, f"{where}: file")
+    path = inside(source, rel)
     if not path.is_file():
-        raise DatasetError(f"{row.where}: file {row.file} does not exist in {source}")
+        raise DatasetError(f"{where}: file {rel} does not exist in {source}")
     try:
         with Image.open(path) as im:
-            img = im.convert("RGB")
+            return im.convert(mode)
     except (UnidentifiedImageError, OSError) as e:
-        raise DatasetError(f"{row.where}: {row.file} is not a readable image ({type(e).__name__})") from None
+        raise DatasetError(f"{where}: {rel} is not a readable image ({type(e).__name__})") from None
+
+
+def _png(img: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _load_image(source: Path, row: _Row, size: int | None, resize: str = "pad") -> tuple[bytes, tuple[float, ...]]:
+    """The row's image as PNG bytes (cropped to its box, fitted to ``size``) and the pixel map from the source
+    image (sx, sy, ox, oy), which carries the intrinsics of posed rows."""
+    img = _open(source, row.file, row.where, "RGB")
+    pixel_map = (1.0, 1.0, 0.0, 0.0)
     if row.bbox is not None:
         x, y, w, h = row.bbox
         if w < 1 or h < 1 or x + w > img.width or y + h > img.height:
             raise DatasetError(f"{row.where}: bounding box x={x:g} y={y:g} w={w:g} h={h:g} is not inside the "
                                f"{img.width}x{img.height} image")  # fmt: skip
         img = img.crop((round(x), round(y), round(x + w), round(y + h)))
+        pixel_map = (1.0, 1.0, -float(round(x)), -float(round(y)))
     if size is not None:
-        img = img.resize((size, size), Image.BICUBIC)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+        img, (sx, sy, ox, oy) = _fit(img, size, resize)
+        pixel_map = (sx, sy, sx * pixel_map[2] + ox, sy * pixel_map[3] + oy)
+    return _png(img), pixel_map
+
+
+def _load_mask(source: Path, row: _Row, size: int | None, resize: str, shape: tuple[int, int]) -> bytes:
+    """The row's mask (a posed capture's), binarised and fitted like its image (nearest neighbour)."""
+    from PIL import Image
+
+    assert row.pose is not None and row.pose.mask is not None
+    mask = _open(source, row.pose.mask, row.where, "L")
+    if mask.size != shape:
+        raise DatasetError(f"{row.where}: mask {row.pose.mask} is {mask.width}x{mask.height}, the image "
+                           f"{shape[0]}x{shape[1]}")  # fmt: skip
+    mask = mask.point(lambda v: 255 if v >= 128 else 0)
+    if size is not None:
+        mask, _ = _fit(mask, size, resize, Image.NEAREST)
+    return _png(mask)
 
 
 def _safe_name(text: str) -> str:
@@ -225,20 +306,45 @@ def _safe_name(text: str) -> str:
 
 def import_dataset(source: str | Path, out: str | Path, table: str | Path | None = None,
                    convention: str | None = None, name: str | None = None, split: str = "test",
-                   domain: str = "real", size: int | None = None, overwrite: bool = False) -> ImportResult:  # fmt: skip
-    """Import the images under ``source`` (described by ``table`` or named by ``convention``) into ``out``."""
+                   domain: str = "real", size: int | None = None, overwrite: bool = False,
+                   resize: str = "pad", fmt: str | None = None, up: str = "auto") -> ImportResult:  # fmt: skip
+    """Import the images under ``source`` (described by ``table``, named by ``convention``, or a camera-posed
+    capture in format ``fmt``: nerfstudio, colmap, co3d) into ``out``; with none of them, a ``labels.csv`` or
+    ``labels.jsonl`` in ``source`` is the table. ``size`` fits every (cropped) image to a square by ``resize``:
+    pad (keep the aspect ratio, black borders) or stretch. Posed captures keep every camera pose; ``up`` (a world
+    axis, or auto) fixes the object frame their azimuths are measured in."""
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise DatasetError(f"image folder {source} does not exist")
-    if (table is None) == (convention is None):
+    if resize not in RESIZE_MODES:
+        raise DatasetError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+    if fmt is not None and fmt != "table":
+        from vantage.data.formats import POSED_FORMATS, UP_CHOICES
+
+        if fmt not in POSED_FORMATS:
+            raise DatasetError(f"--format must be one of table, {', '.join(POSED_FORMATS)}; got {fmt!r}")
+        if table is not None or convention is not None:
+            raise DatasetError(f"--format {fmt} reads the poses from the capture; give no --table or --convention")
+        if up not in UP_CHOICES:
+            raise DatasetError(f"--up must be one of {', '.join(UP_CHOICES)}, got {up!r}")
+    elif table is None and convention is None:
+        found = [source / n for n in TABLE_NAMES if (source / n).is_file()]
+        if len(found) > 1:
+            raise DatasetError(f"{source} holds both {found[0].name} and {found[1].name}; say which with --table")
+        if found:
+            table = found[0]
+            print(f"[vantage] using the table {table} (no --table given)", file=sys.stderr)
+    if (fmt is None or fmt == "table") and (table is None) == (convention is None):
         raise DatasetError("give either a table (--table file.csv|.jsonl) or a folder convention (--convention)")
     if split not in SPLITS:
         raise DatasetError(f"split must be one of {SPLITS}, got {split!r}")
     if size is not None and not 8 <= size <= MAX_SIZE:
         raise DatasetError(f"size must be in 8..{MAX_SIZE} pixels, got {size}")
     _check_out(source, out, overwrite)
-    _remove_stale_imports(out)
-    if table is not None:
+    frames: dict[str, Any] = {}
+    if fmt is not None and fmt != "table":
+        rows, frames = _rows_from_posed(source, fmt, split, up)
+    elif table is not None:
         rows = _rows_from_table(Path(table), split)
     else:
         rows = _rows_from_convention(source, str(convention), split)
@@ -248,13 +354,13 @@ def import_dataset(source: str | Path, out: str | Path, table: str | Path | None
         if key in seen:
             raise DatasetError(f"{r.where}: {r.file} of object {r.object_id} is listed twice (first at {seen[key]})")
         seen[key] = r.where
-    tmp = out.with_name(f".{out.name}.importing-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_folder(out, "importing")
     try:
-        records, files = _write_images(source, rows, tmp, domain, size)
+        records, files = _write_images(source, rows, tmp, domain, size, resize)
         manifest = _write_index(tmp, records, files, name or _safe_name(source.name), size, {
             "source": str(source.resolve()), "table": str(Path(table).resolve()) if table else None,
-            "convention": convention})  # fmt: skip
+            "convention": convention, "resize": resize if size else None,
+            **({"format": fmt, "up": up} if frames else {})}, frames)  # fmt: skip
         load_records(tmp)  # the reader every evaluator uses accepts what is about to be published
         if out.exists():
             shutil.rmtree(out)
@@ -281,27 +387,8 @@ def _check_out(source: Path, out: Path, overwrite: bool) -> None:
         raise DatasetError(f"another vantage process is writing {out}; --overwrite does not replace it")
 
 
-def _remove_stale_imports(out: Path) -> None:
-    """Remove the temporary folders of earlier imports into ``out`` whose process is gone (killed by SIGKILL)."""
-    for tmp in out.parent.glob(f".{out.name}.importing-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
-            print(f"[vantage] removed {tmp}, left by an import that was killed", file=sys.stderr)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _write_images(source: Path, rows: list[_Row], root: Path, domain: str,
-                  size: int | None) -> tuple[list[ViewRecord], dict[str, str]]:  # fmt: skip
+def _write_images(source: Path, rows: list[_Row], root: Path, domain: str, size: int | None,
+                  resize: str = "pad") -> tuple[list[ViewRecord], dict[str, str]]:  # fmt: skip
     by_obj: dict[str, list[_Row]] = {}
     for r in rows:
         by_obj.setdefault(r.object_id, []).append(r)
@@ -315,20 +402,35 @@ def _write_images(source: Path, rows: list[_Row], root: Path, domain: str,
             while rel in used:
                 rel, k = f"images/{folder}/{stem}-{k}.png", k + 1
             used.add(rel)
-            data = _load_image(source, r, size)
+            data, (sx, sy, ox, oy) = _load_image(source, r, size, resize)
             atomic_write_bytes(root / rel, data)
             files[rel] = sha256_bytes(data)
             extra = {"source_file": r.file, **({"bbox": list(r.bbox)} if r.bbox else {})}
+            pose: dict[str, Any] = {}
+            if r.pose is not None:
+                f = r.pose
+                k = {"fx": f.fx * sx, "fy": f.fy * sy, "cx": f.cx * sx + ox, "cy": f.cy * sy + oy,
+                     "width": size or f.width, "height": size or f.height}  # fmt: skip
+                extra["intrinsics"] = k
+                if f.bbox is not None:
+                    extra["bbox"] = list(f.bbox)
+                pose = {"cam_to_world": f.cam_to_world.tolist(), "distance": r.distance,
+                        "fov_deg": fov_deg(k["fy"], k["height"])}  # fmt: skip
+                if f.mask is not None:
+                    pose["mask_file"] = f"masks/{rel.removeprefix('images/')}"
+                    mask = _load_mask(source, r, size, resize, (f.width, f.height))
+                    atomic_write_bytes(root / pose["mask_file"], mask)
+                    files[pose["mask_file"]] = sha256_bytes(mask)
             records.append(ViewRecord(
                 file_name=rel, object_id=obj, category=r.category, domain=domain, split=r.split, view_set="real",
                 view_id=view_id, azimuth_deg=round(r.azimuth, 6), elevation_deg=r.elevation,
                 sequence_id=r.extra.get("sequence_id"), frame_index=r.extra.get("frame_index"),
-                camera_id=r.extra.get("camera_id"), extra=extra))  # fmt: skip
+                camera_id=r.extra.get("camera_id"), extra=extra, **pose))  # fmt: skip
     return records, files
 
 
 def _write_index(root: Path, records: list[ViewRecord], files: dict[str, str], name: str, size: int | None,
-                 source: dict[str, Any]) -> str:  # fmt: skip
+                 source: dict[str, Any], frames: dict[str, Any] | None = None) -> str:  # fmt: skip
     checksums = "".join(f"{files[k]}  {k}\n" for k in sorted(files))
     manifest = sha256_bytes(checksums.encode())
     metadata = "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records)
@@ -355,5 +457,13 @@ def _write_index(root: Path, records: list[ViewRecord], files: dict[str, str], n
         "conventions": {"azimuth": "degrees, as the source table or naming convention gives them",
                         "elevation": "degrees, when the source gives it"},
     }  # fmt: skip
+    if frames:
+        card["object_frames"] = frames
+        card["conventions"] = {
+            "cam_to_world": "OpenCV camera-to-world (x right, y down, z forward) in the capture's own world frame",
+            "azimuth": "degrees about each object's derived up axis from its azimuth-zero direction (object_frames)",
+            "elevation": "degrees above the plane normal to that up axis through the object centre",
+            "distance": "camera centre to object centre, in the capture's units",
+            "intrinsics": "pixels of the written image (fx, fy, cx, cy; extra.intrinsics)"}  # fmt: skip
     atomic_write_json(root / CARD_FILE, card)
     return manifest

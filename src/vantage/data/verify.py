@@ -152,7 +152,7 @@ def summarize(root: str | Path) -> dict:
     return {
         "name": card.get("name"),
         "root": str(Path(root).resolve()),
-        "image_size": card.get("image_size"),
+        "image_size": card.get("image_size") or _size_range(Path(root), rows),
         "manifest_hash": card.get("manifest_hash"),
         "generator": {k: v for k, v in card.get("generator", {}).items() if k != "config"},
         "categories": card.get("categories"),
@@ -167,9 +167,27 @@ def summarize(root: str | Path) -> dict:
     }
 
 
+def _size_range(root: Path, rows: list) -> str | None:
+    """``"WxH"`` when every image of a dataset whose card gives no single size has the same size, else
+    ``"mixed sizes (WxH..WxH)"`` (smallest and largest by area); image headers only, no decoding."""
+    sizes = set()
+    for r in rows:
+        try:
+            with Image.open(inside(root, r.file_name)) as im:
+                sizes.add(im.size)
+        except (OSError, DatasetError):
+            continue
+    if not sizes:
+        return None
+    lo, hi = min(sizes, key=lambda s: (s[0] * s[1], s)), max(sizes, key=lambda s: (s[0] * s[1], s))
+    return f"{lo[0]}x{lo[1]}" if len(sizes) == 1 else f"mixed sizes ({lo[0]}x{lo[1]}..{hi[0]}x{hi[1]})"
+
+
 def summary_text(s: dict) -> str:
     """``summarize``'s counts as the lines `vantage data info` prints."""
-    lines = [f"{s['name']} at {s['root']}", f"  {s['images']} images of {s['image_size']} px; manifest "
+    size = s["image_size"]
+    size = f"{size} px" if isinstance(size, int) else size or "unknown size"
+    lines = [f"{s['name']} at {s['root']}", f"  {s['images']} images of {size}; manifest "
              f"{s['manifest_hash']}"]  # fmt: skip
     lines += [f"  {key}: " + ", ".join(f"{k}={v}" for k, v in s[key].items())
               for key in ("objects", "by_split", "by_domain", "by_view_set")]  # fmt: skip

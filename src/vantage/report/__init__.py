@@ -15,6 +15,7 @@ from vantage.report.html import render_html, write_report
 from vantage.report.markdown import markdown_report, markdown_table
 from vantage.report.plots import (
     accuracy_vs_distance,
+    camera_frusta_plot,
     depth_panel,
     error_histograms,
     learning_curve_plot,
@@ -31,6 +32,7 @@ __all__ = [
     "Table",
     "Text",
     "accuracy_vs_distance",
+    "camera_frusta_plot",
     "depth_panel",
     "error_histograms",
     "fmt_mean_std",

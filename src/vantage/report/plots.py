@@ -12,8 +12,8 @@ import numpy as np
 
 from vantage.geometry import cartesian_to_spherical
 
-__all__ = ["accuracy_vs_distance", "depth_panel", "error_histograms", "learning_curve_plot", "retrieval_strip",
-           "sphere_value_plot", "view_sphere_plot"]
+__all__ = ["accuracy_vs_distance", "camera_frusta_plot", "depth_panel", "error_histograms", "learning_curve_plot",
+           "retrieval_strip", "sphere_value_plot", "view_sphere_plot"]
 
 
 def _save(fig, out: str | Path, title: str = "", tight: bool = False) -> Path:
@@ -74,6 +74,46 @@ def view_sphere_plot(
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def camera_frusta_plot(poses: np.ndarray, intrinsics: np.ndarray, out: str | Path, centre: np.ndarray | None = None,
+                       up: np.ndarray | None = None, title: str = "") -> Path:  # fmt: skip
+    """The cameras of one object as 3D frusta: ``poses`` (N, 4, 4) OpenCV camera-to-world, ``intrinsics`` (N, 6)
+    fx, fy, cx, cy, width, height; the object ``centre`` and ``up`` axis drawn when given. Each frustum's depth
+    is a fifth of the median camera-to-centre distance; colour follows the frame order; the image-top edge is
+    drawn thick so a camera's roll shows."""
+    poses, k = np.asarray(poses, dtype=np.float64), np.asarray(intrinsics, dtype=np.float64)
+    eyes = poses[:, :3, 3]
+    mid = eyes.mean(0) if centre is None else np.asarray(centre, dtype=np.float64)
+    depth = 0.2 * float(np.median(np.linalg.norm(eyes - mid, axis=1)) or 1.0)
+    fig = plt.figure(figsize=(6.4, 6.0))
+    ax = fig.add_subplot(1, 1, 1, projection="3d")
+    cmap = plt.get_cmap("viridis")
+    for i, (pose, (fx, fy, cx, cy, w, h)) in enumerate(zip(poses, k, strict=True)):
+        corners = np.array([[(0 - cx) / fx, (0 - cy) / fy, 1.0], [(w - cx) / fx, (0 - cy) / fy, 1.0],
+                            [(w - cx) / fx, (h - cy) / fy, 1.0], [(0 - cx) / fx, (h - cy) / fy, 1.0]])  # fmt: skip
+        world = eyes[i] + depth * corners @ pose[:3, :3].T
+        c = cmap(i / max(1, len(poses) - 1))
+        for corner in world:
+            ax.plot(*np.stack([eyes[i], corner]).T, color=c, linewidth=0.6)
+        ring = np.vstack([world, world[:1]])
+        ax.plot(*ring.T, color=c, linewidth=0.6)
+        ax.plot(*world[:2].T, color=c, linewidth=2.0)  # image top
+    if centre is not None:
+        ax.scatter(*mid, color="k", s=30)
+        if up is not None:
+            ax.quiver(*mid, *(np.asarray(up) * 2 * depth), color="tab:red", linewidth=1.5)
+            ax.text(*(mid + np.asarray(up) * 2.2 * depth), "up", color="tab:red")
+    span = np.ptp(np.vstack([eyes, mid[None]]), axis=0).max() / 2 + depth
+    for axis, m in zip("xyz", mid, strict=True):
+        getattr(ax, f"set_{axis}lim")(m - span, m + span)
+    ax.set_box_aspect((1, 1, 1))
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("z")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return _save(fig, out, title, tight=True)
 
 
 def sphere_value_plot(

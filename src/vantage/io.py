@@ -202,10 +202,10 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def temp_folder(out: str | Path, kind: str) -> Path:
+def temp_folder(out: str | Path, kind: str, who: str) -> Path:
     """A fresh temp folder name beside ``out`` for a folder written whole and renamed into place
     (``.<name>.<kind>-<pid>``), after removing those of earlier ``kind`` writers of ``out`` whose process is
-    gone (killed by SIGKILL), with one line each on stderr."""
+    gone (killed by SIGKILL), with one line each on stderr naming ``who`` left it ("an import")."""
     import shutil
     import sys
 
@@ -215,7 +215,7 @@ def temp_folder(out: str | Path, kind: str) -> Path:
         pid = stale.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-            print(f"[vantage] removed {stale}, left by a {kind.removesuffix('ing')} that was killed", file=sys.stderr)
+            print(f"[vantage] removed {stale}, left by {who} that was killed", file=sys.stderr)
     tmp = out.with_name(f".{out.name}.{kind}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     return tmp

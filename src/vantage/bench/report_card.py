@@ -154,8 +154,8 @@ def _write_card(folder: Path, card: dict[str, Any], arrays: dict[str, Any]) -> N
         sphere_value_plot(arrays["view_dirs"], {f"{card['encoder']} ({tap})": per_view}, folder / "sphere.png",
                           "kNN top-1 per viewpoint (Fib(50), held-out objects)")  # fmt: skip
     real = card.get("real", [])
-    head = ["tap", *HEADLINE, *(f"{r} rel az" for r in real)]
-    paths = [*HEADLINE.values(), *(f"{r}/relative_azimuth/bin_top1" for r in real)]
+    head = ["tap", *HEADLINE, *(name for _, name in _real_columns(real))]
+    paths = [*HEADLINE.values(), *(path for path, _ in _real_columns(real))]
     rows = [[t, *(_fmt(_lookup(v, p)) for p in paths)] for t, v in card["table"].items()]
     note = ("Top-1 / accuracy in %, held-out objects; worst-view kNN = the lowest per-viewpoint kNN top-1 over the "
             "Fib(50) views.")  # fmt: skip
@@ -168,6 +168,13 @@ def _write_card(folder: Path, card: dict[str, Any], arrays: dict[str, Any]) -> N
     facts = {k: card[k] for k in ("encoder", "data", "image_size", "seconds")}
     section = Section(card["encoder"], [KeyValues(facts), *blocks])
     atomic_write_text(folder / "card.html", render_page(folder, f"vantage report card: {card['encoder']}", [section]))
+
+
+def _real_columns(real: list[str]) -> list[tuple[str, str]]:
+    """(result path, column name) of each real set's relative-pose scores: azimuth always, rotation where the
+    set carried camera poses (an empty cell otherwise)."""
+    return [(f"{r}/relative_{kind}/bin_top1", f"{r} rel {short}") for r in real
+            for kind, short in (("azimuth", "az"), ("rotation", "rot"))]  # fmt: skip
 
 
 def _write_leaderboard(out: Path) -> dict[str, Any]:
@@ -184,12 +191,12 @@ def _write_leaderboard(out: Path) -> dict[str, Any]:
     for folder, c in cards:
         t = c["table"].get("pooled") or next(iter(c["table"].values()), {})
         entry = {"encoder": c["encoder"], "folder": folder, **{k: _lookup(t, p) for k, p in HEADLINE.items()},
-                 **{f"{r} rel az": _lookup(t, f"{r}/relative_azimuth/bin_top1") for r in real},
+                 **{name: _lookup(t, path) for path, name in _real_columns(real)},
                  "zero-shot clean": _lookup(c.get("zeroshot", {}), "groups/clean"),
                  "zero-shot viewpoint": _lookup(c.get("zeroshot", {}), "groups/viewpoint")}  # fmt: skip
         board.append(entry)
         rows.append([entry["encoder"], *(_fmt(v) for k, v in entry.items() if k not in ("encoder", "folder"))])
-    head = ["encoder", *HEADLINE, *(f"{r} rel az" for r in real), "zero-shot clean", "zero-shot viewpoint"]
+    head = ["encoder", *HEADLINE, *(name for _, name in _real_columns(real)), "zero-shot clean", "zero-shot viewpoint"]
     atomic_write_json(out / f"{BOARD}.json", {"columns": head, "rows": board})
     text = Text("The pooled tap of each encoder (its first tap when pooled was not scored); each row links to a "
                 "folder with its report card (card.html).")  # fmt: skip

@@ -1,7 +1,7 @@
 """Multi-view data: building dataset folders, verifying them, and reading them as torch Datasets.
 
-The torch-based readers and transforms are imported on first use, so building and verifying data
-(and the CLI commands that do only that) start without loading torch.
+Every name is imported from its module on first use, so a command loads only what it needs: building data
+never loads torch, and importing, verifying or exporting a folder never loads the renderer (trimesh, pybullet).
 """
 
 from __future__ import annotations
@@ -9,26 +9,47 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from vantage.data.build import (
-    BuildConfig,
-    BuildError,
-    BuildResult,
-    build_dataset,
-    dataset_dir,
-    load_build_config,
-    parse_shard,
-    plan_objects,
-    resolve_data_root,
-)
-from vantage.data.captions import MVCapRow, load_captioner, read_mvcap, write_mvcap
-from vantage.data.importer import CONVENTIONS, ImportResult, import_dataset, read_import_table
-from vantage.data.preview import contact_sheet
-from vantage.data.samples import SAMPLE_SYNSETS, render_turntable, write_mesh_folder
-from vantage.data.schema import DatasetError, ViewRecord, inside, load_card, load_records, triplet_sequence
-from vantage.data.verify import Problem, summarize, summary_text, verify_dataset
-from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
-
 _LAZY = {
+    "EXPORT_CARD": "vantage.data.export",
+    "ExportResult": "vantage.data.export",
+    "export_dataset": "vantage.data.export",
+    "RESIZE_MODES": "vantage.data.importer",
+    "BuildConfig": "vantage.data.build",
+    "BuildError": "vantage.data.build",
+    "BuildResult": "vantage.data.build",
+    "build_dataset": "vantage.data.build",
+    "dataset_dir": "vantage.data.build",
+    "load_build_config": "vantage.data.build",
+    "parse_shard": "vantage.data.build",
+    "plan_objects": "vantage.data.build",
+    "resolve_data_root": "vantage.data.build",
+    "MVCapRow": "vantage.data.captions",
+    "load_captioner": "vantage.data.captions",
+    "read_mvcap": "vantage.data.captions",
+    "write_mvcap": "vantage.data.captions",
+    "CONVENTIONS": "vantage.data.importer",
+    "ImportResult": "vantage.data.importer",
+    "import_dataset": "vantage.data.importer",
+    "read_import_table": "vantage.data.importer",
+    "contact_sheet": "vantage.data.preview",
+    "SAMPLE_SYNSETS": "vantage.data.samples",
+    "render_turntable": "vantage.data.samples",
+    "write_mesh_folder": "vantage.data.samples",
+    "DatasetError": "vantage.data.schema",
+    "ViewRecord": "vantage.data.schema",
+    "inside": "vantage.data.schema",
+    "load_card": "vantage.data.schema",
+    "load_records": "vantage.data.schema",
+    "triplet_sequence": "vantage.data.schema",
+    "Problem": "vantage.data.verify",
+    "summarize": "vantage.data.verify",
+    "summary_text": "vantage.data.verify",
+    "verify_dataset": "vantage.data.verify",
+    "ViewSetConfig": "vantage.data.views",
+    "ViewSpec": "vantage.data.views",
+    "caption_for": "vantage.data.views",
+    "view_phrase": "vantage.data.views",
+    "views_for": "vantage.data.views",
     "ACTION_PROTOCOLS": "vantage.data.actions",
     "ActionClipDataset": "vantage.data.actions",
     "ActionSplit": "vantage.data.actions",
@@ -54,7 +75,22 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from vantage.data.actions import ACTION_PROTOCOLS, ActionClipDataset, ActionSplit, action_split, camera_distances
+    from vantage.data.build import (
+        BuildConfig,
+        BuildError,
+        BuildResult,
+        build_dataset,
+        dataset_dir,
+        load_build_config,
+        parse_shard,
+        plan_objects,
+        resolve_data_root,
+    )
+    from vantage.data.captions import MVCapRow, load_captioner, read_mvcap, write_mvcap
     from vantage.data.clips import ClipDataset
+    from vantage.data.export import EXPORT_CARD, ExportResult, export_dataset
+    from vantage.data.importer import CONVENTIONS, RESIZE_MODES, ImportResult, import_dataset, read_import_table
+    from vantage.data.preview import contact_sheet
     from vantage.data.read import (
         CaptionPairDataset,
         ImageTextDataset,
@@ -67,8 +103,12 @@ if TYPE_CHECKING:
         load_real_records,
         load_turntable_records,
     )
+    from vantage.data.samples import SAMPLE_SYNSETS, render_turntable, write_mesh_folder
     from vantage.data.sampling import EpochSampler, KeyedAugment, rank_world
+    from vantage.data.schema import DatasetError, ViewRecord, inside, load_card, load_records, triplet_sequence
     from vantage.data.transforms import ssl_augmentation, to_tensor
+    from vantage.data.verify import Problem, summarize, summary_text, verify_dataset
+    from vantage.data.views import ViewSetConfig, ViewSpec, caption_for, view_phrase, views_for
 
 
 def __getattr__(name: str) -> Any:
@@ -80,6 +120,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ACTION_PROTOCOLS",
     "CONVENTIONS",
+    "EXPORT_CARD",
+    "RESIZE_MODES",
     "SAMPLE_SYNSETS",
     "ActionClipDataset",
     "ActionSplit",
@@ -90,6 +132,7 @@ __all__ = [
     "ClipDataset",
     "DatasetError",
     "EpochSampler",
+    "ExportResult",
     "ImageTextDataset",
     "ImportResult",
     "KeyedAugment",
@@ -108,6 +151,7 @@ __all__ = [
     "caption_for",
     "contact_sheet",
     "dataset_dir",
+    "export_dataset",
     "filter_records",
     "hf_data_files",
     "import_dataset",

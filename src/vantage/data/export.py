@@ -97,7 +97,7 @@ def export_dataset(root: str | Path, out: str | Path, fmt: str, view_set: str | 
     if dst == src or src in dst.parents:
         raise DatasetError(f"--out {out} is or lies inside the dataset {root}; choose another folder")
     objects = _objects(root, records)
-    tmp = temp_folder(out, "exporting")
+    tmp = temp_folder(out, "exporting", "an export")
     try:
         writer = WRITERS[fmt]
         frames = writer(tmp, objects, binary=binary) if fmt == "colmap" else writer(tmp, objects)

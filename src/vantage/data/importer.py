@@ -354,7 +354,7 @@ def import_dataset(source: str | Path, out: str | Path, table: str | Path | None
         if key in seen:
             raise DatasetError(f"{r.where}: {r.file} of object {r.object_id} is listed twice (first at {seen[key]})")
         seen[key] = r.where
-    tmp = temp_folder(out, "importing")
+    tmp = temp_folder(out, "importing", "an import")
     try:
         records, files = _write_images(source, rows, tmp, domain, size, resize)
         manifest = _write_index(tmp, records, files, name or _safe_name(source.name), size, {
@@ -389,10 +389,14 @@ def _check_out(source: Path, out: Path, overwrite: bool) -> None:
 
 def _write_images(source: Path, rows: list[_Row], root: Path, domain: str, size: int | None,
                   resize: str = "pad") -> tuple[list[ViewRecord], dict[str, str]]:  # fmt: skip
+    """Decode, fit and write every row's image (and mask) under ``root``, on a few threads (PIL releases the
+    GIL while it decodes and encodes); the records come back in a fixed order, whatever the threads did."""
+    from concurrent.futures import ThreadPoolExecutor
+
     by_obj: dict[str, list[_Row]] = {}
     for r in rows:
         by_obj.setdefault(r.object_id, []).append(r)
-    records, files, used = [], {}, set()
+    plan, used = [], set()
     for obj in sorted(by_obj):
         folder = _safe_name(obj)
         for view_id, r in enumerate(sorted(by_obj[obj], key=lambda r: (r.azimuth, r.elevation or 0.0, r.file))):
@@ -402,30 +406,44 @@ def _write_images(source: Path, rows: list[_Row], root: Path, domain: str, size:
             while rel in used:
                 rel, k = f"images/{folder}/{stem}-{k}.png", k + 1
             used.add(rel)
-            data, (sx, sy, ox, oy) = _load_image(source, r, size, resize)
-            atomic_write_bytes(root / rel, data)
-            files[rel] = sha256_bytes(data)
-            extra = {"source_file": r.file, **({"bbox": list(r.bbox)} if r.bbox else {})}
-            pose: dict[str, Any] = {}
-            if r.pose is not None:
-                f = r.pose
-                k = {"fx": f.fx * sx, "fy": f.fy * sy, "cx": f.cx * sx + ox, "cy": f.cy * sy + oy,
-                     "width": size or f.width, "height": size or f.height}  # fmt: skip
-                extra["intrinsics"] = k
-                if f.bbox is not None:
-                    extra["bbox"] = list(f.bbox)
-                pose = {"cam_to_world": f.cam_to_world.tolist(), "distance": r.distance,
-                        "fov_deg": fov_deg(k["fy"], k["height"])}  # fmt: skip
-                if f.mask is not None:
-                    pose["mask_file"] = f"masks/{rel.removeprefix('images/')}"
-                    mask = _load_mask(source, r, size, resize, (f.width, f.height))
-                    atomic_write_bytes(root / pose["mask_file"], mask)
-                    files[pose["mask_file"]] = sha256_bytes(mask)
-            records.append(ViewRecord(
-                file_name=rel, object_id=obj, category=r.category, domain=domain, split=r.split, view_set="real",
-                view_id=view_id, azimuth_deg=round(r.azimuth, 6), elevation_deg=r.elevation,
-                sequence_id=r.extra.get("sequence_id"), frame_index=r.extra.get("frame_index"),
-                camera_id=r.extra.get("camera_id"), extra=extra, **pose))  # fmt: skip
+            plan.append((view_id, r, rel))
+
+    def write(item: tuple[int, _Row, str]) -> tuple[ViewRecord, dict[str, str]]:
+        view_id, r, rel = item
+        data, (sx, sy, ox, oy) = _load_image(source, r, size, resize)
+        atomic_write_bytes(root / rel, data)
+        files = {rel: sha256_bytes(data)}
+        extra = {"source_file": r.file, **({"bbox": list(r.bbox)} if r.bbox else {})}
+        pose: dict[str, Any] = {}
+        if r.pose is not None:
+            f = r.pose
+            k = {"fx": f.fx * sx, "fy": f.fy * sy, "cx": f.cx * sx + ox, "cy": f.cy * sy + oy,
+                 "width": size or f.width, "height": size or f.height}  # fmt: skip
+            extra["intrinsics"] = k
+            if f.bbox is not None:
+                extra["bbox"] = list(f.bbox)
+            pose = {"cam_to_world": f.cam_to_world.tolist(), "distance": r.distance,
+                    "fov_deg": fov_deg(k["fy"], k["height"])}  # fmt: skip
+            if f.mask is not None:
+                pose["mask_file"] = f"masks/{rel.removeprefix('images/')}"
+                mask = _load_mask(source, r, size, resize, (f.width, f.height))
+                atomic_write_bytes(root / pose["mask_file"], mask)
+                files[pose["mask_file"]] = sha256_bytes(mask)
+        record = ViewRecord(
+            file_name=rel, object_id=r.object_id, category=r.category, domain=domain, split=r.split,
+            view_set="real", view_id=view_id, azimuth_deg=round(r.azimuth, 6), elevation_deg=r.elevation,
+            sequence_id=r.extra.get("sequence_id"), frame_index=r.extra.get("frame_index"),
+            camera_id=r.extra.get("camera_id"), extra=extra, **pose)  # fmt: skip
+        return record, files
+
+    records, files = [], {}
+    pool = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)))
+    try:
+        for record, written in pool.map(write, plan):
+            records.append(record)
+            files.update(written)
+    finally:  # a bad row (or Ctrl-C) stops the rows not yet started
+        pool.shutdown(wait=True, cancel_futures=True)
     return records, files
 
 

@@ -23,7 +23,8 @@ class ImageBank:
     """Decoded, resized images (N, 3, S, S) in [0, 1] with per-row labels and poses as tensors.
 
     ``category`` indexes ``classes``; ``object`` indexes ``objects``; ``direction`` (N, 3) points from the
-    object to the camera; ``rotation`` (N, 3, 3) is the camera-to-world rotation (identity where unknown).
+    object to the camera; ``rotation`` (N, 3, 3) is the camera-to-world rotation (identity where unknown);
+    ``posed`` says every row carried a camera pose (rendered sets, imported camera-posed captures).
     """
 
     images: torch.Tensor
@@ -35,6 +36,7 @@ class ImageBank:
     azimuth: torch.Tensor
     classes: list[str]
     objects: list[str]
+    posed: bool = False
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -52,6 +54,7 @@ class ImageBank:
             pick(self.azimuth),
             self.classes,
             self.objects,
+            self.posed,
         )
 
 
@@ -106,6 +109,7 @@ def load_image_bank(
         azimuth=torch.tensor([r.azimuth_deg for r in records], dtype=torch.float32),
         classes=list(classes),
         objects=objects,
+        posed=all(r.cam_to_world is not None for r in records),
     )
 
 

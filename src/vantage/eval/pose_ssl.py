@@ -243,7 +243,8 @@ def _evaluate_tap(
         scores = score_pair_probe(rel_probe, probe[name], p, relative_rotation_targets(q.rotation, p, bins))
         out.setdefault(scenario, {})["relative"] = scores.as_dict()
 
-    # real sets: relative azimuth, probe on half the objects, scored on the other half
+    # real sets: relative azimuth (and, where every row has a camera pose, relative rotation), probes fitted on
+    # half the objects and scored on the other half
     for key in (k for k in b if k.startswith("real:")):
         coil = b[key]
         objs = torch.arange(len(coil.objects))
@@ -261,7 +262,19 @@ def _evaluate_tap(
             seed=cfg.seed,
         )
         targets = relative_azimuth_targets(coil.azimuth, p_held, cfg.coil20_bins)
-        out[key.removeprefix("real:")] = {"relative_azimuth": score_pair_probe(cprobe, cf, p_held, targets).as_dict()}
+        scores = {"relative_azimuth": score_pair_probe(cprobe, cf, p_held, targets).as_dict()}
+        if coil.posed:  # full camera poses: relative rotation with the same probe as rendered data
+            rprobe = train_pair_probe(
+                cf[fit],
+                coil.object[fit],
+                lambda p, rot=coil.rotation[fit]: relative_rotation_targets(rot, p, bins),
+                cfg.pair_hidden,
+                cfg.pair_steps,
+                seed=cfg.seed,
+            )
+            rtargets = relative_rotation_targets(coil.rotation, p_held, bins)
+            scores["relative_rotation"] = score_pair_probe(rprobe, cf, p_held, rtargets).as_dict()
+        out[key.removeprefix("real:")] = scores
     return out, arrays
 
 

@@ -146,8 +146,10 @@ class PoseSSLMethod(MethodPlugin):
         for name in eval_data.real:
             for tap, t in result.table.items():
                 if name in t:
-                    scores = rounded(t[name]["relative_azimuth"], 2)
-                    print(f"real set {name} ({tap}): relative azimuth {json.dumps(scores)}")
+                    for kind in ("relative_azimuth", "relative_rotation"):
+                        if kind in t[name]:
+                            scores = rounded(t[name][kind], 2)
+                            print(f"real set {name} ({tap}): {kind.replace('_', ' ')} {json.dumps(scores)}")
         print(f"seconds: {result.seconds}\nwrote {dest / 'pose_ssl.json'}")
 
     def _eval_config(self, s: Settings, seed: int, trained: Trained) -> PoseEvalConfig:

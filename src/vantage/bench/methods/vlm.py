@@ -241,8 +241,8 @@ class VLMMethod(MethodPlugin):
                        "CLIP; faithful = the OVT tower swapped in, LM and projector unchanged; _refit = projector "
                        "re-fitted on the new tower."), Table(head, rows)]  # fmt: skip
         for name, ex in res.get("examples", {}).items():
-            ex_rows = [[str(e["view_id"]), e["caption"] + ("" if e["hit"] else "  ✗"), ", ".join(e["wrong_words"]) or "-"]
-                       for e in ex]  # fmt: skip
+            ex_rows = [[str(e["view_id"]), e["caption"] + ("" if e["hit"] else "  ✗"),
+                        ", ".join(e["wrong_words"]) or "-"] for e in ex]  # fmt: skip
             title = f"example captions, {name} tower: one held-out object from several views"
             head_ex = ["view", "caption (✗: category missing)", "wrong category words"]
             blocks.append(Table(head_ex, ex_rows, title=title))

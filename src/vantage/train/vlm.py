@@ -127,12 +127,12 @@ class VLMModule(ResumableRNG, L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"cfg": vars(cfg), "stage": stage, "lr": lr, "llava_config": model.config.to_dict()})
         self.cfg, self.model, self.stage, self.lr = cfg, model, stage, lr
+        model.train()  # the frozen CLIP tower has no dropout or batch statistics: train mode changes nothing there
         for name, p in model.named_parameters():
             p.requires_grad_("multi_modal_projector" in name or (stage == 2 and "language_model" in name)
                              or (stage == 2 and name.startswith("lm_head")))  # fmt: skip
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        self.model.model.vision_tower.eval()  # frozen: no dropout, fixed statistics
         loss = self.model(**batch).loss
         check_finite(self.global_step, loss, {"next-token cross-entropy": loss})
         self.log("train/loss", loss, prog_bar=True, sync_dist=True)

@@ -195,7 +195,15 @@ def _stage(cfg: VLMTrainConfig, model: torch.nn.Module, tokenizer: Any, images: 
 
 
 def _publish(model: torch.nn.Module, tokenizer: Any, dest: Path) -> Path:
+    """Write the VLM to ``dest`` whole (temp folder, then rename), and the run's training wall time (its stages
+    and, in a bench run, the tower trained beside them) to ``<run>/train_time.json``."""
+    from vantage.io import atomic_write_json
     from vantage.models.vlm import save_vlm
+    from vantage.train.common import TRAIN_TIME_FILE, train_seconds
+
+    run = dest.parent
+    seconds = sum(train_seconds(run / sub) for sub in ("tower", "stage1", "stage2"))
+    atomic_write_json(run / TRAIN_TIME_FILE, {"seconds": round(seconds, 1)})
 
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

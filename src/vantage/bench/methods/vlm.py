@@ -234,7 +234,16 @@ class VLMMethod(MethodPlugin):
             g, m = col.split(" ", 1)
             return fmt_mean_std(t.get("groups", {}).get(g, {}).get(m))
 
-        rows = [[name, *(cell(t, c) for c in head[1:])] for name, t in table.items()]
+        def delta(d: dict, col: str) -> str:
+            g, m = col.split(" ", 1)
+            leaf = d.get("groups", {}).get(g, {}).get(m)
+            return f"{leaf['mean']:+.1f}" if isinstance(leaf, dict) and "mean" in leaf else "-"
+
+        rows = []
+        for name, t in table.items():
+            rows.append([name, *(cell(t, c) for c in head[1:])])
+            if name in res.get("deltas", {}):
+                rows.append(["  Δ vs base", *(delta(res["deltas"][name], c) for c in head[1:])])
         blocks = [Text(f"Scores (%) on held-out objects, mean ± std over seeds {seeds}. category = the caption names "
                        "the true category; sim = text similarity to the label sentence (the project's CLIP text tower "
                        "stands in for MPNet); POPE = yes/no accuracy, F1 and yes-ratio. base = the VLM on the base "

@@ -143,7 +143,7 @@ def test_category_words_and_synonyms():
     assert hits.tolist() == [True, True, True, False] and wrong[2] == ["car"] and wrong[0] == []
 
 
-def test_train_and_eval_vlm_commands_and_bad_input(small_dataset, tmp_path):
+def test_train_and_eval_vlm_commands_and_bad_input(small_dataset, tmp_path, monkeypatch):
     out = tmp_path / "run"
     res = run_cli("train", "vlm", "-p", "quick", "--data", str(small_dataset), "--out", str(out), "-q",
                   "--stage2-epochs", "3")  # fmt: skip
@@ -155,7 +155,8 @@ def test_train_and_eval_vlm_commands_and_bad_input(small_dataset, tmp_path):
     assert res.returncode == 0, res.stderr
     rec = json.loads((tmp_path / "ev.json").read_text())
     assert {"clean", "sphere", "worst_view", "blur"} <= set(rec["sets"]) and "pope_f1" in rec["sets"]["clean"]
-    # bad input: one line each, no traceback
+    # bad input: one line each, no traceback (a hub id offline: fails at once, never downloads)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     (tmp_path / "empty").mkdir()
     (tmp_path / "clipish").mkdir()
     (tmp_path / "clipish" / "config.json").write_text(json.dumps({"model_type": "clip"}))

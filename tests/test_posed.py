@@ -226,6 +226,12 @@ def test_bad_posed_input_is_one_line_each(tmp_path):
         (obj / "images.txt").write_text(body)
         res = run_cli("data", "import", str(tmp_path / "colmap"), "--format", "colmap", "--out", str(tmp_path / "o3"))
         assert res.returncode == 1 and message in res.stderr, res.stderr
+    # nerfstudio: intrinsics for a different image size than the file has
+    sized = _posed_folder(tmp_path / "s", (camera_pose(90.0, 10.0, 2.0) @ GL).tolist())
+    spec = json.loads((sized / "cup" / "transforms.json").read_text())
+    (sized / "cup" / "transforms.json").write_text(json.dumps({**spec, "w": 64, "h": 48}))
+    res = run_cli("data", "import", str(sized), "--format", "nerfstudio", "--out", str(tmp_path / "o6"))
+    assert res.returncode == 1 and "is 40x30, but the capture gives its camera for a 64x48 image" in res.stderr
     # CO3D: a path that leaves the folder
     cat = tmp_path / "co3d" / "apple"
     cat.mkdir(parents=True)

@@ -160,9 +160,16 @@ def test_train_and_eval_vlm_commands_and_bad_input(small_dataset, tmp_path, monk
     (tmp_path / "empty").mkdir()
     (tmp_path / "clipish").mkdir()
     (tmp_path / "clipish" / "config.json").write_text(json.dumps({"model_type": "clip"}))
+    import shutil
+
+    shutil.copytree(model, tmp_path / "broken")
+    weights = next((tmp_path / "broken").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated weights
     for args, message in [
         (("eval", "vlm", "--model", str(tmp_path / "empty")), "is not a saved VLM"),
         (("eval", "vlm", "--model", str(tmp_path / "clipish")), "is not a LLaVA model"),
+        (("eval", "vlm", "--model", str(tmp_path / "broken")), "is not a loadable VLM folder"),
+        (("train", "vlm", "--set", "lm.hidden_sise=8", "--out", str(tmp_path / "t3")), "hidden_sise"),
         (("eval", "vlm", "--model", "llava-hf/llava-1.5-7b-hf"), "unavailable"),
         (("eval", "vlm", "--model", str(model), "--refit"), "--refit needs --tower"),
         (("train", "vlm", "--tower", "no-such-clip", "--out", str(tmp_path / "t2")), "no-such-clip"),

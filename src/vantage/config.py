@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -186,10 +187,13 @@ def preset_names() -> list[str]:
 
 
 def merge_config(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` updated by ``update`` recursively (mappings merge, everything else replaces)."""
+    """``base`` updated by ``update`` recursively (mappings merge, everything else replaces); the result shares no
+    nested dict or list with ``update``, so changing it (a ``--set``) never changes the source (a plug-in's
+    class-level preset values)."""
     out = dict(base)
     for k, v in update.items():
-        out[k] = merge_config(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+        both = isinstance(v, Mapping) and isinstance(out.get(k), dict)
+        out[k] = merge_config(out[k], v) if both else copy.deepcopy(v)
     return out
 
 

@@ -271,6 +271,9 @@ def _load_image(source: Path, row: _Row, size: int | None, resize: str = "pad") 
     """The row's image as PNG bytes (cropped to its box, fitted to ``size``) and the pixel map from the source
     image (sx, sy, ox, oy), which carries the intrinsics of posed rows."""
     img = _open(source, row.file, row.where, "RGB")
+    if row.pose is not None and img.size != (row.pose.width, row.pose.height):
+        raise DatasetError(f"{row.where}: {row.file} is {img.width}x{img.height}, but the capture gives its camera "
+                           f"for a {row.pose.width}x{row.pose.height} image")  # fmt: skip
     pixel_map = (1.0, 1.0, 0.0, 0.0)
     if row.bbox is not None:
         x, y, w, h = row.bbox

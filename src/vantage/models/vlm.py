@@ -246,4 +246,10 @@ def load_vlm(name: str | Path) -> tuple[nn.Module, Any]:
     def load() -> tuple[nn.Module, Any]:
         return LlavaForConditionalGeneration.from_pretrained(text).eval(), AutoTokenizer.from_pretrained(text)
 
+    if local.exists():  # a local folder: a failure is a broken folder, never a download problem
+        try:
+            return load()
+        except Exception as e:  # safetensors, tokenizers and transformers each raise their own types
+            raise ValueError(f"{local} is not a loadable VLM folder ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''})") from None  # fmt: skip
     return pretrained_call(f"LLaVA {text!r}", hint, load)

@@ -63,6 +63,13 @@ class VLMTrainConfig(RunConfig):
             raise ValueError(f"vocab_size must be in 64..65536, got {self.vocab_size}")
         if not self.stage1_lr > 0 or not self.stage2_lr > 0:
             raise ValueError("stage1_lr and stage2_lr must be > 0")
+        if self.lm:
+            from transformers import LlamaConfig
+
+            known = set(LlamaConfig().to_dict())
+            bad = sorted(set(self.lm) - known)
+            if bad:
+                raise ValueError(f"lm: unknown LlamaConfig field(s) {bad} (e.g. hidden_size, num_hidden_layers)")
 
 
 def _pairs(categories: list[str], captions: list[str], classes: list[str], stage: int, seed: int) -> list[tuple]:
@@ -197,7 +204,7 @@ def _stage(cfg: VLMTrainConfig, model: torch.nn.Module, tokenizer: Any, images: 
 def _publish(model: torch.nn.Module, tokenizer: Any, dest: Path) -> Path:
     """Write the VLM to ``dest`` whole (temp folder, then rename), and the run's training wall time (its stages
     and, in a bench run, the tower trained beside them) to ``<run>/train_time.json``."""
-    from vantage.io import atomic_write_json
+    from vantage.io import atomic_write_json, temp_folder
     from vantage.models.vlm import save_vlm
     from vantage.train.common import TRAIN_TIME_FILE, train_seconds
 
@@ -205,8 +212,7 @@ def _publish(model: torch.nn.Module, tokenizer: Any, dest: Path) -> Path:
     seconds = sum(train_seconds(run / sub) for sub in ("tower", "stage1", "stage2"))
     atomic_write_json(run / TRAIN_TIME_FILE, {"seconds": round(seconds, 1)})
 
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_folder(dest, "saving", "a VLM save")
     save_vlm(model, tokenizer, tmp)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
